@@ -19,7 +19,7 @@ using Digest = std::array<uint8_t, kSha256Size>;
 
 Digest Sha256(ByteView data);
 inline Digest Sha256(std::string_view data) { return Sha256(AsBytes(data)); }
-inline Bytes ToBytes(const Digest& d) { return Bytes(d.begin(), d.end()); }
+inline Bytes DigestBytes(const Digest& d) { return Bytes(d.begin(), d.end()); }
 
 // Incremental SHA-256 (for files and chained logs). Not thread-safe.
 class Sha256Hasher {

@@ -64,6 +64,10 @@ class Certificate {
   Status VerifySignedBy(const PublicKey& issuer) const;
 
   const CertHandle& handle() const { return *h_; }
+  // For x509.cc only (it owns the handle type).
+  static Certificate FromHandleForInternalUse(std::shared_ptr<const CertHandle> h, PublicKey key) {
+    return Certificate(std::move(h), std::move(key));
+  }
 
  private:
   Certificate(std::shared_ptr<const CertHandle> h, PublicKey key)
