@@ -1,0 +1,153 @@
+// Signed enclave manifest: verification (N-of-M Ed25519 auditor signatures)
+// and the build-side signing helpers; see manifest.h.
+#include "attestation/manifest.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+
+namespace cloister::attestation {
+
+crypto::Digest AuditorSet::SignerId() const {
+  std::vector<Bytes> spkis;
+  for (const auto& k : keys) spkis.push_back(k.SpkiDer());
+  std::sort(spkis.begin(), spkis.end());
+  crypto::Sha256Hasher h;
+  h.Update(std::string_view("cloister-signer-v1"));
+  uint8_t t[4] = {static_cast<uint8_t>(threshold >> 24), static_cast<uint8_t>(threshold >> 16),
+                  static_cast<uint8_t>(threshold >> 8), static_cast<uint8_t>(threshold)};
+  h.Update(ByteView(t, 4));
+  for (const auto& s : spkis) {
+    uint8_t len[4] = {0, 0, static_cast<uint8_t>(s.size() >> 8), static_cast<uint8_t>(s.size())};
+    h.Update(ByteView(len, 4));
+    h.Update(s);
+  }
+  return h.Finish();
+}
+
+Result<Manifest> Manifest::Verify(ByteView signed_manifest, const AuditorSet& auditors) {
+  if (auditors.threshold < 1 || auditors.threshold > static_cast<int>(auditors.keys.size()))
+    return FailedPrecondition("auditor threshold " + std::to_string(auditors.threshold) +
+                              " is not within 1.." + std::to_string(auditors.keys.size()));
+  if (signed_manifest.empty() || signed_manifest.size() > kMaxManifestBytes)
+    return InvalidArgument("manifest size out of range", kManifestMalformed);
+  SignedManifest sm;
+  if (!sm.ParseFromArray(signed_manifest.data(), static_cast<int>(signed_manifest.size())))
+    return InvalidArgument("manifest is not a valid SignedManifest", kManifestMalformed);
+  const ByteView body = AsBytes(sm.body());
+
+  std::set<Bytes> good;  // distinct trusted keys with a valid signature
+  std::vector<Bytes> trusted;
+  for (const auto& k : auditors.keys) trusted.push_back(k.SpkiDer());
+  for (const auto& sig : sm.signatures()) {
+    Bytes spki = ToBytes(sig.auditor_key_spki());
+    auto it = std::find(trusted.begin(), trusted.end(), spki);
+    if (it == trusted.end()) continue;  // an unknown auditor's signature counts for nothing
+    const auto& key = auditors.keys[static_cast<size_t>(it - trusted.begin())];
+    if (!key.Verify(body, AsBytes(sig.signature())).ok())
+      return PermissionDenied("manifest signature by a trusted auditor does not verify "
+                              "(manifest tampered?)",
+                              kManifestSignatureInvalid);
+    good.insert(spki);
+  }
+  if (static_cast<int>(good.size()) < auditors.threshold)
+    return PermissionDenied("manifest has " + std::to_string(good.size()) +
+                                " valid auditor signatures, " +
+                                std::to_string(auditors.threshold) + " required",
+                            kManifestUnderSigned);
+
+  Manifest m;
+  if (!m.body_.ParseFromArray(body.data(), static_cast<int>(body.size())))
+    return InvalidArgument("manifest body does not parse", kManifestMalformed);
+  if (m.body_.version() != kManifestVersion)
+    return InvalidArgument("unsupported manifest version " + std::to_string(m.body_.version()),
+                           kManifestMalformed);
+  for (const auto& e : m.body_.entries()) {
+    if (e.name().empty() || e.name().size() > 128 || e.measurement().size() != crypto::kSha256Size)
+      return InvalidArgument("manifest entry with a bad name or measurement", kManifestMalformed);
+  }
+  for (const auto& r : m.body_.reference_values()) {
+    if (r.type().empty() || r.data_digest().size() != crypto::kSha256Size)
+      return InvalidArgument("manifest reference value malformed", kManifestMalformed);
+  }
+  m.signer_ = crypto::DigestBytes(auditors.SignerId());
+  m.digest_ = crypto::Sha256(signed_manifest);
+  return m;
+}
+
+const ManifestEntry* Manifest::FindByMeasurement(ByteView measurement) const {
+  for (const auto& e : body_.entries())
+    if (ConstantTimeEqual(AsBytes(e.measurement()), measurement)) return &e;
+  return nullptr;
+}
+
+std::vector<const ManifestEntry*> Manifest::FindByName(std::string_view name) const {
+  std::vector<const ManifestEntry*> out;
+  for (const auto& e : body_.entries())
+    if (e.name() == name) out.push_back(&e);
+  return out;
+}
+
+bool Manifest::IsReferenceValue(std::string_view type, ByteView data_digest) const {
+  for (const auto& r : body_.reference_values())
+    if (r.type() == type && AsBytes(r.data_digest()).size() == data_digest.size() &&
+        std::equal(data_digest.begin(), data_digest.end(), AsBytes(r.data_digest()).begin()))
+      return true;
+  return false;
+}
+
+Result<crypto::Digest> HashFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "open " + path);
+  crypto::Sha256Hasher h;
+  uint8_t buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return ErrnoError(e, "read " + path);
+    }
+    if (n == 0) break;
+    h.Update(ByteView(buf, static_cast<size_t>(n)));
+  }
+  ::close(fd);
+  return h.Finish();
+}
+
+Result<ManifestEntry> MakeManifestEntry(std::string_view name, const std::string& binary_path,
+                                        uint32_t product_id, uint32_t svn) {
+  CLOISTER_ASSIGN_OR_RETURN(crypto::Digest d, HashFile(binary_path));
+  ManifestEntry e;
+  e.set_name(std::string(name));
+  e.set_measurement(d.data(), d.size());
+  e.set_product_id(product_id);
+  e.set_svn(svn);
+  return e;
+}
+
+Result<Bytes> SignManifest(const ManifestBody& body,
+                           std::span<const crypto::PrivateKey> auditor_keys) {
+  std::string body_bytes;
+  if (!body.SerializeToString(&body_bytes)) return Internal("serialize manifest body");
+  SignedManifest sm;
+  sm.set_body(body_bytes);
+  for (const auto& k : auditor_keys) {
+    if (k.type() != crypto::KeyType::kEd25519)
+      return InvalidArgument("auditor keys must be Ed25519");
+    CLOISTER_ASSIGN_OR_RETURN(Bytes sig, k.Sign(AsBytes(body_bytes)));
+    auto* s = sm.add_signatures();
+    Bytes spki = k.public_key().SpkiDer();
+    s->set_auditor_key_spki(spki.data(), spki.size());
+    s->set_signature(sig.data(), sig.size());
+  }
+  std::string out;
+  if (!sm.SerializeToString(&out)) return Internal("serialize manifest");
+  return ToBytes(out);
+}
+
+}  // namespace cloister::attestation

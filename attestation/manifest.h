@@ -1,0 +1,74 @@
+// The signed enclave manifest (DESIGN.md §2): which binaries (measurements)
+// may act as which role, signed by N of M auditor keys (MesaTEE's auditor
+// scheme). Every enclave and the platform verify it at start.
+//
+//   CLOISTER_ASSIGN_OR_RETURN(Manifest m, Manifest::Verify(bytes, auditors));
+//   const ManifestEntry* e = m.FindByMeasurement(quote.measurement());
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/keys.h"
+#include "proto/attestation.pb.h"
+
+namespace cloister::attestation {
+
+inline constexpr uint32_t kManifestVersion = 1;
+inline constexpr size_t kMaxManifestBytes = 1u << 20;
+
+// Named failures (Error::reason()).
+inline constexpr const char* kManifestMalformed = "MANIFEST_MALFORMED";
+inline constexpr const char* kManifestSignatureInvalid = "MANIFEST_SIGNATURE_INVALID";
+inline constexpr const char* kManifestUnderSigned = "MANIFEST_UNDER_SIGNED";
+
+// The auditor keys a verifier trusts and how many must have signed.
+struct AuditorSet {
+  std::vector<crypto::PublicKey> keys;  // Ed25519
+  int threshold = 1;
+
+  // MRSIGNER: SHA-256("cloister-signer-v1" ‖ threshold ‖ sorted SPKIs), so
+  // the identity changes when the auditor set or threshold does.
+  crypto::Digest SignerId() const;
+};
+
+class Manifest {
+ public:
+  // Parses and verifies: a well-formed body of a known version, and at least
+  // `threshold` valid signatures by DISTINCT trusted auditor keys (unknown
+  // signers and duplicates don't count). PermissionDenied with
+  // MANIFEST_SIGNATURE_INVALID (a signature by a trusted key fails, i.e. the
+  // body was tampered) or MANIFEST_UNDER_SIGNED; InvalidArgument
+  // MANIFEST_MALFORMED on garbage.
+  static Result<Manifest> Verify(ByteView signed_manifest, const AuditorSet& auditors);
+
+  const ManifestBody& body() const { return body_; }
+  const Bytes& signer() const { return signer_; }
+  // nullptr if absent. Lifetime: as long as *this.
+  const ManifestEntry* FindByMeasurement(ByteView measurement) const;
+  std::vector<const ManifestEntry*> FindByName(std::string_view name) const;
+  bool IsReferenceValue(std::string_view type, ByteView data_digest) const;
+  // SHA-256 of the signed bytes, to show which manifest is in force.
+  const crypto::Digest& digest() const { return digest_; }
+
+ private:
+  ManifestBody body_;
+  Bytes signer_;
+  crypto::Digest digest_{};
+};
+
+// Build/ops side: measure a binary for an entry.
+Result<ManifestEntry> MakeManifestEntry(std::string_view name, const std::string& binary_path,
+                                        uint32_t product_id, uint32_t svn);
+// Serialises `body` and signs it with each of `auditor_keys` (Ed25519).
+Result<Bytes> SignManifest(const ManifestBody& body,
+                           std::span<const crypto::PrivateKey> auditor_keys);
+
+// SHA-256 of a file's content, streamed (the measurement of a binary).
+Result<crypto::Digest> HashFile(const std::string& path);
+
+}  // namespace cloister::attestation
