@@ -41,7 +41,14 @@ class Predictor {
   };
   static_assert(sizeof(FlatNode) == 16);
 
-  void PredictBlock(const float* x, size_t rows, size_t stride, double* out) const;
+  // scratch: kBlockRows * num_features_ floats when use_avx2_.
+  void PredictBlock(const float* x, size_t rows, size_t stride, double* out,
+                    float* scratch) const;
+  void PredictBlockScalar(const float* x, size_t rows, size_t stride, double* acc) const;
+  void BuildCompleteLayout(const Model& model);
+  // Walks rows (a multiple of 8) with AVX2 gathers over the complete layout.
+  void PredictBlockAvx2(const float* x, size_t rows, size_t stride, double* acc,
+                        float* xt) const;
 
   Objective objective_;
   double base_score_;
@@ -50,6 +57,17 @@ class Predictor {
   std::vector<float> values_;     // leaf value per global node (0 for internal)
   std::vector<uint32_t> roots_;   // global index of each tree's root
   std::vector<uint32_t> depths_;  // depth of each tree (0 = a single leaf)
+
+  // Complete layout, used with AVX2 when every tree is at most
+  // kMaxCompleteDepth deep: tree t is a perfect binary tree of depth
+  // depths_[t] in heap order (children of i at 2i+1, 2i+2), shorter paths
+  // padded with nodes whose two subtrees repeat the same leaf. No child
+  // pointers to load, and the eight rows of a SIMD lane group step together.
+  bool use_avx2_ = false;
+  std::vector<float> c_threshold_;   // per internal node
+  std::vector<uint32_t> c_feature_;  // per internal node, bit 31 = default left
+  std::vector<float> c_leaf_;        // 2^depth per tree
+  std::vector<uint32_t> c_node_base_, c_leaf_base_;
 };
 
 }  // namespace cloister::functions::gbdt
