@@ -1,0 +1,490 @@
+// Wraps the Lua 5.4 C API: the sandboxed state (allocator, count hook, safe
+// base library), compile check and one invocation; see lua_state.h.
+//
+// Invariants that keep the sandbox closed (DESIGN.md §6 "known traps"):
+//  * Every byte Lua allocates goes through Alloc(), which refuses growth past
+//    the cap; shrinks never fail; a NULL ptr's osize is a type tag.
+//  * The count hook fires every kHookInterval instructions; once any limit
+//    fired (ctx.fatal), it is re-armed to fire on EVERY instruction and
+//    raises again, so pcall/coroutine.resume cannot swallow the limit.
+//  * No user finalizers: setmetatable refuses __gc, because Lua runs
+//    finalizers with hooks disabled (GCTM clears allowhook).
+//  * The host never calls user metamethods after the run: error objects are
+//    converted by SafeErrorText(); only functions we wrote touch the state.
+#include "functions/lua/sys/lua_state.h"
+
+#include <time.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "functions/lua/sys/lua_context.h"
+
+namespace cloister::functions::lua::sys {
+namespace {
+
+// Instructions between two hook calls. A hook call costs ~50 ns (plus a vDSO
+// clock read and a bounded stack walk), VM instructions ~1-3 ns each, so 1000
+// keeps the overhead well under 5% while bounding limit overshoot to 1000
+// instructions and timing granularity to a few microseconds.
+constexpr int kHookInterval = 1000;
+constexpr size_t kMaxErrorText = 4096;
+constexpr char kChunkName[] = "=function";
+
+void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
+  auto* c = static_cast<Context*>(ud);
+  // With ptr == NULL, osize is the Lua type tag of the new object, not a size.
+  const size_t old = ptr != nullptr ? osize : 0;
+  if (nsize == 0) {
+    std::free(ptr);
+    c->mem_used -= old;
+    return nullptr;
+  }
+  if (nsize > old) {
+    if (c->mem_used + (nsize - old) > c->mem_limit && c->fatal != Fatal::kClosing) {
+      // A second refusal in a row means Lua's emergency GC did not help.
+      if (c->refused_pending && c->fatal == Fatal::kNone) c->fatal = Fatal::kMemory;
+      c->refused_pending = true;
+      c->refused_size = nsize;
+      return nullptr;
+    }
+    void* p = std::realloc(ptr, nsize);
+    if (p == nullptr) {
+      if (c->fatal == Fatal::kNone) c->fatal = Fatal::kMemory;
+      return nullptr;
+    }
+    if (c->refused_pending) {
+      // The retry of the refused size after an emergency GC succeeded: the
+      // function is within its limit after all. Anything else is fatal.
+      if (nsize == c->refused_size) c->refused_pending = false;
+      else if (c->fatal == Fatal::kNone) c->fatal = Fatal::kMemory;
+    }
+    c->mem_used += nsize - old;
+    if (c->mem_used > c->mem_peak) c->mem_peak = c->mem_used;
+    return p;
+  }
+  // Shrink: Lua assumes it cannot fail, so keep the old block if realloc
+  // does (the block is still large enough).
+  void* p = std::realloc(ptr, nsize);
+  c->mem_used -= old - nsize;
+  return p != nullptr ? p : ptr;
+}
+
+void Hook(lua_State* L, lua_Debug* ar) {
+  Context* c = Ctx(L);
+  if (c->fatal == Fatal::kNone) {
+    c->instructions += static_cast<uint64_t>(c->hook_interval);
+    lua_Debug probe;
+    if (c->refused_pending) {
+      c->fatal = Fatal::kMemory;
+    } else if (c->instructions >= c->instr_limit) {
+      c->fatal = Fatal::kInstructions;
+    } else if (MonotonicNs() >= c->deadline_ns) {
+      c->fatal = Fatal::kTime;
+    } else if (lua_getstack(L, c->max_depth, &probe) != 0) {
+      // O(min(depth, max_depth)) walk over CallInfos, once per interval.
+      c->fatal = Fatal::kCallDepth;
+    }
+  }
+  if (c->fatal != Fatal::kNone) RaiseFatal(L, c->fatal);
+}
+
+// --- Safe base library replacements ---------------------------------------
+
+// load(chunk [, chunkname [, mode [, env]]]): strings only, text mode only.
+int SafeLoad(lua_State* L) {
+  CheckAlive(L);
+  size_t len = 0;
+  const char* s = lua_tolstring(L, 1, &len);
+  if (s == nullptr || lua_type(L, 1) != LUA_TSTRING) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "load: only string chunks are allowed in the sandbox");
+    return 2;
+  }
+  const char* mode = luaL_optstring(L, 3, "t");
+  if (std::strcmp(mode, "t") != 0 || (len > 0 && s[0] == LUA_SIGNATURE[0])) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "load: binary chunks are not allowed in the sandbox");
+    return 2;
+  }
+  Charge(L, len / 16 + 1);  // the compiler runs in C
+  const char* name = luaL_optstring(L, 2, "=(load)");
+  const bool has_env = !lua_isnone(L, 4);
+  if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (has_env) {
+    lua_pushvalue(L, 4);
+    if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);
+  }
+  return 1;
+}
+
+int SafeCollectGarbage(lua_State* L) {
+  CheckAlive(L);
+  const char* opt = luaL_optstring(L, 1, "collect");
+  if (std::strcmp(opt, "count") == 0) {
+    const int kb = lua_gc(L, LUA_GCCOUNT);
+    const int b = lua_gc(L, LUA_GCCOUNTB);
+    lua_pushnumber(L, static_cast<lua_Number>(kb) + static_cast<lua_Number>(b) / 1024);
+    return 1;
+  }
+  if (std::strcmp(opt, "collect") == 0) {
+    Charge(L, Ctx(L)->mem_used / 64);
+    lua_gc(L, LUA_GCCOLLECT);
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  if (std::strcmp(opt, "isrunning") == 0) {
+    lua_pushboolean(L, lua_gc(L, LUA_GCISRUNNING));
+    return 1;
+  }
+  return luaL_error(L, "collectgarbage('%s') is not allowed in the sandbox", opt);
+}
+
+// setmetatable without finalizers: a __gc present when the metatable is set
+// is the only way an object gets marked for finalization.
+int SafeSetMetatable(lua_State* L) {
+  CheckAlive(L);
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL)
+      return luaL_error(L, "__gc metamethods are not allowed in the sandbox");
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+void AppendLog(Context* c, std::string_view line) {
+  std::string& log = *c->log;
+  const uint64_t cap = c->opts->limits.log_bytes;
+  if (c->log_truncated) return;
+  if (log.size() + line.size() + 1 > cap) {
+    c->log_truncated = true;
+    log += "[log truncated]\n";
+    return;
+  }
+  log.append(line);
+  log.push_back('\n');
+}
+
+}  // namespace
+
+// print(...) and cloister.log(...): tab-separated tostring of the arguments
+// into the bounded task log (never to the host's stdout).
+int LuaLog(lua_State* L) {
+  CheckAlive(L);
+  const int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; ++i) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, nullptr);  // may run __tostring, under the limits
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  size_t len = 0;
+  const char* s = lua_tolstring(L, -1, &len);
+  AppendLog(Ctx(L), std::string_view(s, len));
+  return 0;
+}
+
+int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+const char* FatalMessage(Fatal f) {
+  switch (f) {
+    case Fatal::kMemory: return "memory limit exceeded";
+    case Fatal::kInstructions: return "instruction limit exceeded";
+    case Fatal::kTime: return "time limit exceeded";
+    case Fatal::kOutput: return "output limit exceeded";
+    case Fatal::kCallDepth: return "call depth exceeded";
+    case Fatal::kClosing: return "function has returned";
+    case Fatal::kNone: break;
+  }
+  return "sandbox error";
+}
+
+void RaiseFatal(lua_State* L, Fatal f) {
+  Context* c = Ctx(L);
+  if (c->fatal == Fatal::kNone) c->fatal = f;
+  // Fire on every instruction from now on, in this thread and in the main
+  // thread (new coroutines copy the hook settings of their creator).
+  lua_sethook(L, Hook, LUA_MASKCOUNT, 1);
+  if (c->main != nullptr && c->main != L) lua_sethook(c->main, Hook, LUA_MASKCOUNT, 1);
+  // The messages are interned at setup (kept in the registry), so pushing
+  // them does not allocate even when memory is exhausted.
+  lua_pushstring(L, FatalMessage(c->fatal));
+  lua_error(L);
+  std::abort();  // unreachable: lua_error does not return
+}
+
+void CheckAlive(lua_State* L) {
+  Context* c = Ctx(L);
+  if (c->fatal != Fatal::kNone) RaiseFatal(L, c->fatal);
+  if (c->refused_pending) RaiseFatal(L, Fatal::kMemory);
+}
+
+void Charge(lua_State* L, uint64_t units) {
+  Context* c = Ctx(L);
+  c->instructions += units;
+  c->charge_pending += units;
+  if (c->instructions >= c->instr_limit) RaiseFatal(L, Fatal::kInstructions);
+  if (c->charge_pending >= 4096) {
+    c->charge_pending = 0;
+    if (MonotonicNs() >= c->deadline_ns) RaiseFatal(L, Fatal::kTime);
+    CheckAlive(L);
+  }
+}
+
+uint64_t MemoryLeft(lua_State* L, bool collect) {
+  Context* c = Ctx(L);
+  if (collect) {
+    Charge(L, c->mem_used / 64);
+    lua_gc(L, LUA_GCCOLLECT);
+  }
+  return c->mem_limit > c->mem_used ? c->mem_limit - c->mem_used : 0;
+}
+
+std::string SafeErrorText(lua_State* L, int idx) {
+  std::string out;
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      size_t len = 0;
+      const char* s = lua_tolstring(L, idx, &len);
+      out.assign(s, std::min(len, kMaxErrorText));
+      break;
+    }
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) out = std::to_string(lua_tointeger(L, idx));
+      else out = std::to_string(lua_tonumber(L, idx));
+      break;
+    case LUA_TNIL:
+      out = "error (nil)";
+      break;
+    default:
+      // Never luaL_tolstring: it would run the object's __tostring.
+      out = std::string("(error object is a ") + lua_typename(L, lua_type(L, idx)) + " value)";
+  }
+  return out;
+}
+
+int ReadOnlyNewIndex(lua_State* L) {
+  return luaL_error(L, "attempt to modify read-only table '%s'",
+                    lua_tostring(L, lua_upvalueindex(1)));
+}
+
+// __pairs of a proxy: iterate the real table (upvalue 1) with next().
+int ReadOnlyPairs(lua_State* L) {
+  CheckAlive(L);
+  lua_getglobal(L, "next");
+  if (!lua_isfunction(L, -1)) return luaL_error(L, "next is not available");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushnil(L);
+  return 3;
+}
+
+void PushReadOnlyProxy(lua_State* L, int idx, const char* name) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);                  // proxy
+  lua_createtable(L, 0, 4);         // its metatable
+  lua_pushvalue(L, idx);
+  lua_setfield(L, -2, "__index");
+  lua_pushstring(L, name);
+  lua_pushcclosure(L, ReadOnlyNewIndex, 1);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushvalue(L, idx);
+  lua_pushcclosure(L, ReadOnlyPairs, 1);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");  // getmetatable(proxy) == false
+  lua_setmetatable(L, -2);
+}
+
+namespace {
+
+// Builds the sandbox inside a protected call (it allocates, so it may fail
+// on a tiny memory limit). Upvalue 1: light userdata of the Context.
+int SetupState(lua_State* L) {
+  // Keep the limit messages alive so raising them never allocates.
+  for (Fatal f : {Fatal::kMemory, Fatal::kInstructions, Fatal::kTime, Fatal::kOutput,
+                  Fatal::kCallDepth, Fatal::kClosing}) {
+    lua_pushstring(L, FatalMessage(f));
+    luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+  lua_pop(L, 1);
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+  lua_pop(L, 1);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  lua_pop(L, 1);
+  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+  lua_pop(L, 1);
+  luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+  lua_pop(L, 1);
+  luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 1);
+  lua_pop(L, 1);
+
+  lua_pushglobaltable(L);
+  const int g = lua_gettop(L);
+  for (const char* name : {"dofile", "loadfile", "warn", "require", "collectgarbage", "load"}) {
+    lua_pushnil(L);
+    lua_setfield(L, g, name);
+  }
+  lua_pushcfunction(L, SafeLoad);
+  lua_setfield(L, g, "load");
+  lua_pushcfunction(L, SafeCollectGarbage);
+  lua_setfield(L, g, "collectgarbage");
+  lua_pushcfunction(L, LuaLog);
+  lua_setfield(L, g, "print");
+  lua_getfield(L, g, "setmetatable");
+  lua_pushcclosure(L, SafeSetMetatable, 1);
+  lua_setfield(L, g, "setmetatable");
+
+  InstallStringLib(L);  // also locks the string metatable
+  InstallTableLib(L);
+  PushCloisterApi(L);
+  lua_setfield(L, g, "cloister");
+  lua_pop(L, 1);
+  // Drop package.loaded entries (registry._LOADED) nobody can reach anyway,
+  // so the originals of replaced functions are garbage.
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  return 0;
+}
+
+Error FatalError(const Context& c) {
+  const LuaLimits& l = c.opts->limits;
+  switch (c.fatal == Fatal::kNone ? Fatal::kMemory : c.fatal) {
+    case Fatal::kMemory:
+      return ResourceExhausted("memory limit exceeded (" + std::to_string(l.memory_bytes) +
+                                   " bytes)",
+                               "MEMORY_LIMIT_EXCEEDED");
+    case Fatal::kInstructions:
+      return ResourceExhausted("instruction limit exceeded (" +
+                                   std::to_string(l.instructions) + ")",
+                               "INSTRUCTION_LIMIT_EXCEEDED");
+    case Fatal::kTime:
+      return DeadlineExceeded("time limit exceeded (" + std::to_string(l.wall_time_ms) + " ms)",
+                              "TIME_LIMIT_EXCEEDED");
+    case Fatal::kOutput:
+      return ResourceExhausted("output limit exceeded (" + std::to_string(l.output_bytes) +
+                                   " bytes, " + std::to_string(l.max_outputs) + " outputs)",
+                               "OUTPUT_LIMIT_EXCEEDED");
+    case Fatal::kCallDepth:
+      return ResourceExhausted("call depth exceeded (" + std::to_string(l.call_depth) + ")",
+                               "CALL_DEPTH_EXCEEDED");
+    default:
+      return Internal("sandbox closed unexpectedly", "SANDBOX_INTERNAL");
+  }
+}
+
+// "function:12: boom" -> line 12, "boom".
+Error SyntaxError(std::string_view msg) {
+  std::string_view rest = msg;
+  const std::string_view prefix = "function:";
+  if (rest.substr(0, prefix.size()) == prefix) rest.remove_prefix(prefix.size());
+  size_t colon = rest.find(':');
+  if (colon != std::string_view::npos && colon > 0) {
+    std::string line(rest.substr(0, colon));
+    std::string text(rest.substr(colon + 1));
+    if (!text.empty() && text[0] == ' ') text.erase(0, 1);
+    return InvalidArgument("line " + line + ": " + text, "LUA_SYNTAX_ERROR");
+  }
+  return InvalidArgument(std::string(msg), "LUA_SYNTAX_ERROR");
+}
+
+struct StateCloser {
+  Context* ctx;
+  void operator()(lua_State* L) const {
+    // Any Lua code that still runs (there should be none: no finalizers)
+    // hits the hook on its first instruction and errors out.
+    if (ctx->fatal == Fatal::kNone) ctx->fatal = Fatal::kClosing;
+    lua_sethook(L, Hook, LUA_MASKCOUNT, 1);
+    lua_close(L);
+  }
+};
+using StatePtr = std::unique_ptr<lua_State, StateCloser>;
+
+}  // namespace
+
+Status CheckSyntax(std::string_view source) {
+  SandboxOptions opts;
+  Context ctx;
+  ctx.opts = &opts;
+  ctx.mem_limit = opts.limits.memory_bytes;
+  ctx.instr_limit = opts.limits.instructions;
+  StatePtr L(lua_newstate(Alloc, &ctx), StateCloser{&ctx});
+  if (!L) return ResourceExhausted("cannot create Lua state", "MEMORY_LIMIT_EXCEEDED");
+  if (luaL_loadbufferx(L.get(), source.data(), source.size(), kChunkName, "t") != LUA_OK)
+    return SyntaxError(SafeErrorText(L.get(), -1));
+  return OkStatus();
+}
+
+Status Execute(std::string_view source, Runtime& rt, const SandboxOptions& opts,
+               RunReport* report) {
+  Context ctx;
+  ctx.opts = &opts;
+  ctx.rt = &rt;
+  ctx.log = &report->log;
+  ctx.mem_limit = opts.limits.memory_bytes;
+  ctx.instr_limit = opts.limits.instructions;
+  ctx.hook_interval = static_cast<int>(
+      std::min<uint64_t>(kHookInterval, std::max<uint64_t>(1, opts.limits.instructions)));
+  ctx.max_depth = opts.limits.call_depth;
+  ctx.start_ns = MonotonicNs();
+  ctx.deadline_ns = ctx.start_ns + static_cast<int64_t>(opts.limits.wall_time_ms) * 1'000'000;
+
+  Status result = OkStatus();
+  {
+    StatePtr state(lua_newstate(Alloc, &ctx), StateCloser{&ctx});
+    lua_State* L = state.get();
+    if (L == nullptr) {
+      result = FatalError(ctx);
+    } else {
+      ctx.main = L;
+      lua_sethook(L, Hook, LUA_MASKCOUNT, ctx.hook_interval);
+      lua_pushcfunction(L, SetupState);
+      int rc = lua_pcall(L, 0, 0, 0);
+      if (rc == LUA_OK) {
+        rc = luaL_loadbufferx(L, source.data(), source.size(), kChunkName, "t");
+        if (rc == LUA_OK) {
+          rc = lua_pcall(L, 0, 0, 0);
+        } else if (rc == LUA_ERRSYNTAX && ctx.fatal == Fatal::kNone && !ctx.refused_pending) {
+          result = SyntaxError(SafeErrorText(L, -1));
+        }
+      }
+      if (ctx.fatal != Fatal::kNone || ctx.refused_pending || rc == LUA_ERRMEM) {
+        result = FatalError(ctx);
+      } else if (rc != LUA_OK && result.ok()) {
+        std::string text = SafeErrorText(L, -1);
+        // Lua's own recursion guards ("stack overflow" for Lua frames, "C
+        // stack overflow" for metamethod/C nesting) are call-depth limits too.
+        if (text.find("stack overflow") != std::string::npos) {
+          ctx.fatal = Fatal::kCallDepth;
+          result = FatalError(ctx);
+          result = Error(result.error().code(), result.error().message() + ": " + text,
+                         result.error().reason());
+        } else {
+          result = Aborted(text, "LUA_RUNTIME_ERROR");
+        }
+      }
+    }
+  }  // lua_close with the limits still armed
+  if (ctx.log_truncated && report->log.empty()) report->log = "[log truncated]\n";
+  report->usage.instructions = ctx.instructions;
+  report->usage.peak_memory_bytes = ctx.mem_peak;
+  report->usage.wall_ms = static_cast<double>(MonotonicNs() - ctx.start_ns) / 1e6;
+  return result;
+}
+
+}  // namespace cloister::functions::lua::sys
