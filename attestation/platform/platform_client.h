@@ -1,0 +1,64 @@
+// PlatformClient: an enclave's session with cloister-platform. The
+// connection IS the measured identity (the daemon measures the caller once
+// at connect), so open it early — before ApplyAntiDebug() — and keep it for
+// the process lifetime. There is no reconnect: a broken session returns
+// Unavailable and the process should restart.
+//
+//   CLOISTER_ASSIGN_OR_RETURN(PlatformClient pc, PlatformClient::Connect(trust.platform_socket));
+//   CLOISTER_RETURN_IF_ERROR(ApplyAntiDebug());
+//   CLOISTER_ASSIGN_OR_RETURN(Quote q, pc.GetQuote(report_data, nonce));
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/secret.h"
+#include "proto/attestation.pb.h"
+
+namespace cloister::attestation {
+
+class PlatformClient {
+ public:
+  // Connects and completes one Identity round trip, so when this returns the
+  // daemon has measured us and the process may harden itself.
+  // Unavailable [PLATFORM_UNAVAILABLE] if no daemon listens at the path;
+  // otherwise the daemon's error (e.g. ResourceExhausted
+  // [PLATFORM_TOO_MANY_CONNECTIONS], PermissionDenied
+  // [PLATFORM_MEASUREMENT_FAILED]).
+  static Result<PlatformClient> Connect(const std::string& socket_path);
+
+  PlatformClient(PlatformClient&&) noexcept;
+  PlatformClient& operator=(PlatformClient&&) noexcept;
+  ~PlatformClient();
+
+  // All methods are thread-safe (one mutex around the one connection).
+  // Daemon-side failures return the daemon's code and reason unchanged;
+  // transport failures return Unavailable [PLATFORM_UNAVAILABLE], after
+  // which every call fails the same way.
+
+  // report_data: exactly 64 bytes; nonce: at most 64 bytes.
+  Result<Quote> GetQuote(ByteView report_data, ByteView nonce);
+  // 32-byte key. key_id: 16..64 bytes. svn: MRSIGNER only (≤ our svn).
+  Result<SecretBytes> GetSealingKey(SealPolicy policy, ByteView key_id, uint32_t svn);
+  // Appends a launch event (digest: 32 bytes); returns the log after it.
+  Result<LaunchLog> Extend(std::string_view type, ByteView digest, std::string_view description);
+  Result<LaunchLog> ReadLog();
+  Result<IdentityResponse> Identity();
+  // The identity learned at Connect (no round trip).
+  const IdentityResponse& cached_identity() const;
+
+  // Sends raw bytes as one frame and returns the parsed reply: only for
+  // protocol robustness tests.
+  Result<PlatformResponse> CallRawForTest(ByteView frame_payload);
+
+ private:
+  struct Impl;
+  explicit PlatformClient(std::unique_ptr<Impl> impl);
+  Result<PlatformResponse> Call(const PlatformRequest& request,
+                                PlatformResponse::KindCase expected);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cloister::attestation
