@@ -113,9 +113,12 @@ RaTlsCredentials::~RaTlsCredentials() {
 }
 
 Status RaTlsCredentials::Refresh() {
-  CLOISTER_ASSIGN_OR_RETURN(crypto::Certificate cert,
-                            IssueRaTlsCertificate(*provider_, key_, options_.common_name,
-                                                  options_.cert_validity_s, {}));
+  CLOISTER_ASSIGN_OR_RETURN(
+      crypto::Certificate cert,
+      options_.issue_for_testing
+          ? options_.issue_for_testing(*provider_, key_)
+          : IssueRaTlsCertificate(*provider_, key_, options_.common_name,
+                                  options_.cert_validity_s, {}));
   CLOISTER_RETURN_IF_ERROR(files_->UpdateCertificate(cert.Pem()));
   std::lock_guard<std::mutex> lock(mu_);
   cert_ = std::move(cert);

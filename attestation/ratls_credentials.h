@@ -37,6 +37,10 @@ struct RaTlsOptions {
   int64_t refresh_period_s = 300;
   // How often gRPC re-reads the credential files.
   unsigned watch_interval_s = 1;
+  // Test-only: replaces certificate issuance so attack tests can present
+  // forged certificates from a real process. Never set in services.
+  std::function<Result<crypto::Certificate>(QuoteProvider&, const crypto::PrivateKey&)>
+      issue_for_testing;
 };
 
 // One verification outcome, for logs, audit and tests.

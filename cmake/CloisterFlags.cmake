@@ -2,8 +2,12 @@
 # Hardening follows Debian's hardening-wrapper set plus _FORTIFY_SOURCE=3 and
 # libstdc++ assertions (bounds checks on operator[] of vector/span/string).
 
-add_compile_options(-Wall -Wextra -Wpedantic -Wno-unused-parameter
-                    -Wnon-virtual-dtor -Wshadow=local)
+# Designated initializers that omit defaulted fields are idiomatic C++20.
+add_compile_options(-Wall -Wextra -Wpedantic -Wno-unused-parameter -Wnon-virtual-dtor
+                    -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  add_compile_options(-Wshadow=local)
+endif()
 if(CLOISTER_WERROR)
   add_compile_options(-Werror)
 endif()

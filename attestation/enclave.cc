@@ -1,0 +1,118 @@
+// The per-service enclave bootstrap; see enclave.h.
+#include "attestation/enclave.h"
+
+#include "common/hardening.h"
+#include "common/logging.h"
+
+namespace cloister::attestation {
+namespace {
+
+// Adapts the platform session to the QuoteProvider interface.
+class PlatformQuoteProvider : public QuoteProvider {
+ public:
+  explicit PlatformQuoteProvider(std::shared_ptr<PlatformClient> client)
+      : client_(std::move(client)) {}
+  Result<Quote> GetQuote(ByteView report_data, ByteView nonce) override {
+    return client_->GetQuote(report_data, nonce);
+  }
+  Result<LaunchLog> ReadLaunchLog() override { return client_->ReadLog(); }
+
+ private:
+  std::shared_ptr<PlatformClient> client_;
+};
+
+}  // namespace
+
+Enclave::Enclave(Key, EnclaveOptions options, std::shared_ptr<const TrustConfig> trust,
+                 std::shared_ptr<PlatformClient> platform, IdentityResponse identity)
+    : options_(std::move(options)), trust_(std::move(trust)), platform_(std::move(platform)),
+      identity_(std::move(identity)) {}
+
+Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
+  auto trust_r = TrustConfig::Load(options.trust_path);
+  if (!trust_r.ok()) return trust_r.error().WithContext("enclave '" + options.role + "'");
+  auto trust = std::make_shared<const TrustConfig>(*std::move(trust_r));
+
+  // Connect before hardening: the platform measures us at connect time.
+  auto client_r = PlatformClient::Connect(trust->platform_socket);
+  if (!client_r.ok())
+    return client_r.error().WithContext("connect to platform at " + trust->platform_socket);
+  auto client = std::make_shared<PlatformClient>(*std::move(client_r));
+  CLOISTER_ASSIGN_OR_RETURN(IdentityResponse id, client->Identity());
+
+  const ManifestEntry* entry = trust->manifest.FindByMeasurement(AsBytes(id.measurement()));
+  if (!options.skip_self_check_for_testing) {
+    if (entry == nullptr)
+      return FailedPrecondition("this binary (measurement " +
+                                    HexEncode(AsBytes(id.measurement())).substr(0, 16) +
+                                    ") is not in the signed manifest",
+                                kEnclaveIdentityMismatch);
+    if (entry->name() != options.role)
+      return FailedPrecondition("this binary is enclave '" + entry->name() +
+                                    "' in the manifest, not '" + options.role + "'",
+                                kEnclaveIdentityMismatch);
+  }
+  // The platform must chain to the root we trust, or our own quotes would
+  // be refused by every peer: fail early with a clear message.
+  auto platform_root = crypto::Certificate::FromDer(AsBytes(id.attestation_root_der()));
+  if (!platform_root.ok() || platform_root->Der() != trust->attestation_root.Der())
+    return FailedPrecondition("the platform daemon chains to a different attestation root "
+                              "than trust.toml names",
+                              kEnclaveIdentityMismatch);
+
+  crypto::Digest self{};
+  std::copy_n(id.measurement().begin(), std::min<size_t>(32, id.measurement().size()), self.begin());
+  auto ext = client->Extend("enclave.start", self, "start of " + options.role);
+  // The platform lets only manifest binaries extend the log; a test binary
+  // deliberately outside the manifest carries on so its peers can refuse it.
+  if (!ext.ok() && !options.skip_self_check_for_testing)
+    return ext.error().WithContext("extend launch log");
+
+  if (trust->security_level >= 2) {
+    if (auto st = ApplyAntiDebug(); !st.ok()) return st.error().WithContext("anti-debug hardening");
+  }
+
+  auto enclave = std::make_unique<Enclave>(Key(), options, trust, client, std::move(id));
+  if (trust->security_level >= 2) {
+    RaTlsOptions ro = options.ratls;
+    if (ro.common_name == "cloister-enclave") ro.common_name = options.role;
+    if (trust->security_level >= 5) {
+      // Short-lived certificates and frequent re-attestation at level 5.
+      ro.cert_validity_s = std::min<int64_t>(ro.cert_validity_s, 600);
+      ro.refresh_period_s = std::min<int64_t>(ro.refresh_period_s == 0 ? 60 : ro.refresh_period_s, 60);
+    }
+    auto provider = std::make_shared<PlatformQuoteProvider>(client);
+    CLOISTER_ASSIGN_OR_RETURN(enclave->ratls_, RaTlsCredentials::Create(provider, trust, ro));
+  } else {
+    LOG_WARN("SECURITY LEVEL 1: no attestation, plaintext gRPC on loopback only",
+             {{"role", options.role}});
+  }
+  LOG_INFO("enclave started", {{"role", options.role},
+                               {"measurement", HexEncode(AsBytes(enclave->identity_.measurement())).substr(0, 16)},
+                               {"level", trust->security_level}});
+  return enclave;
+}
+
+std::shared_ptr<grpc::ServerCredentials> Enclave::ServerCredentials(
+    std::vector<std::string> allowed_client_roles) {
+  if (!ratls_) return grpc::InsecureServerCredentials();
+  return ratls_->ServerCredentials(std::move(allowed_client_roles));
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Enclave::ChannelCredentials(
+    std::vector<std::string> allowed_server_roles) {
+  if (!ratls_) return grpc::InsecureChannelCredentials();
+  return ratls_->ChannelCredentials(std::move(allowed_server_roles));
+}
+
+Result<VerifiedPeer> Enclave::PeerOf(const grpc::ServerContext& ctx,
+                                     const std::vector<std::string>& allowed_roles) {
+  if (!ratls_) {
+    VerifiedPeer p;
+    p.role = "unattested";
+    return p;
+  }
+  return ratls_->PeerOf(ctx, allowed_roles);
+}
+
+}  // namespace cloister::attestation

@@ -1,0 +1,75 @@
+// Enclave: what every Cloister service creates first thing in main(). It
+//   1. loads trust.toml and verifies the signed manifest (refuses to run on an
+//      unsigned, tampered or under-signed one),
+//   2. opens its platform session (measured by the kernel-reported pid at
+//      connect, before hardening) and checks the platform measured it as the
+//      role it claims to be,
+//   3. records "enclave.start" in the measured-launch log,
+//   4. applies anti-debug hardening (level ≥ 2),
+//   5. makes its RA-TLS credentials (level ≥ 2; level 1 is plaintext on
+//      loopback only, with a loud warning).
+//
+//   CLOISTER_ASSIGN_OR_RETURN(auto enclave, Enclave::Start({.role = "auth", .trust_path = p}));
+//   builder.AddListeningPort(addr, enclave->ServerCredentials({"gateway"}));
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attestation/platform/platform_client.h"
+#include "attestation/ratls_credentials.h"
+#include "attestation/trust.h"
+
+namespace cloister::attestation {
+
+inline constexpr const char* kEnclaveIdentityMismatch = "ENCLAVE_IDENTITY_MISMATCH";
+
+struct EnclaveOptions {
+  std::string role;        // this binary's manifest name
+  std::string trust_path;  // trust.toml
+  RaTlsOptions ratls;
+  // Test-only: let a binary that is not (or no longer) in the manifest
+  // start anyway, so tests can show that its PEERS refuse it. An attacker's
+  // modified binary would skip the self-check too; peers never rely on it.
+  bool skip_self_check_for_testing = false;
+};
+
+class Enclave {
+ public:
+  static Result<std::unique_ptr<Enclave>> Start(EnclaveOptions options);
+
+  const TrustConfig& trust() const { return *trust_; }
+  std::shared_ptr<const TrustConfig> shared_trust() const { return trust_; }
+  int security_level() const { return trust_->security_level; }
+  const std::string& role() const { return options_.role; }
+  PlatformClient& platform() { return *platform_; }
+  const IdentityResponse& identity() const { return identity_; }
+  // Null at security level 1.
+  RaTlsCredentials* ratls() { return ratls_.get(); }
+
+  std::shared_ptr<grpc::ServerCredentials> ServerCredentials(
+      std::vector<std::string> allowed_client_roles);
+  std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
+      std::vector<std::string> allowed_server_roles);
+
+  // The verified peer of a server call (level 1: an unattested peer whose
+  // role is reported as "unattested").
+  Result<VerifiedPeer> PeerOf(const grpc::ServerContext& ctx,
+                              const std::vector<std::string>& allowed_roles);
+
+  struct Key {
+    explicit Key() = default;
+  };
+  Enclave(Key, EnclaveOptions options, std::shared_ptr<const TrustConfig> trust,
+          std::shared_ptr<PlatformClient> platform, IdentityResponse identity);
+
+ private:
+  EnclaveOptions options_;
+  std::shared_ptr<const TrustConfig> trust_;
+  std::shared_ptr<PlatformClient> platform_;
+  IdentityResponse identity_;
+  std::shared_ptr<RaTlsCredentials> ratls_;
+};
+
+}  // namespace cloister::attestation

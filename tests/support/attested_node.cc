@@ -1,0 +1,102 @@
+// A real platform + trust setup for integration tests; see attested_node.h.
+#include "tests/support/attested_node.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "attestation/manifest.h"
+#include "attestation/platform/platform_state.h"
+#include "common/fs.h"
+
+namespace cloister::testing {
+
+AttestedNode::AttestedNode(std::vector<std::pair<std::string, std::string>> enclaves,
+                           AttestedNodeOptions options)
+    : enclaves_(std::move(enclaves)), options_(std::move(options)) {}
+
+AttestedNode::~AttestedNode() { StopPlatform(); }
+
+Status AttestedNode::WriteManifest(const std::string& file, const attestation::ManifestBody& body, int signers) {
+  std::vector<crypto::PrivateKey> keys(auditor_keys_.begin(),
+                                       auditor_keys_.begin() + std::min<size_t>(signers, auditor_keys_.size()));
+  CLOISTER_ASSIGN_OR_RETURN(Bytes signed_manifest, attestation::SignManifest(body, keys));
+  return WriteFileAtomic(dir_ / file, signed_manifest, 0644);
+}
+
+Result<std::string> AttestedNode::WriteTrustVariant(const std::string& name,
+                                                    const std::string& manifest_file,
+                                                    int security_level, int64_t quote_max_age_s) {
+  std::string toml = "[attestation]\n";
+  toml += "root_ca = \"platform-state/platform/root.pem\"\n";
+  toml += "manifest = \"" + manifest_file + "\"\n";
+  toml += "auditor_keys = [";
+  for (int i = 0; i < options_.auditors; ++i)
+    toml += (i ? ", " : "") + std::string("\"auditors/auditor-") + std::to_string(i + 1) + ".pub\"";
+  toml += "]\n";
+  toml += "auditor_threshold = " + std::to_string(options_.threshold) + "\n";
+  toml += "security_level = " + std::to_string(security_level) + "\n";
+  toml += "quote_max_age_s = " + std::to_string(quote_max_age_s) + "\n";
+  toml += "platform_socket = \"" + socket_path() + "\"\n";
+  std::string path = dir_ / name;
+  CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(path, toml, 0644));
+  return path;
+}
+
+Status AttestedNode::Start() {
+  CLOISTER_RETURN_IF_ERROR(
+      attestation::InitPlatform(dir_ / "platform-state", {}).status());
+  // Non-root test clients must be able to read the public trust files.
+  ::chmod((dir_ / "platform-state").c_str(), 0755);
+  ::chmod((dir_ / "platform-state/platform").c_str(), 0755);
+  CLOISTER_RETURN_IF_ERROR(MakeDirs(dir_ / "auditors", 0755));
+  for (int i = 0; i < options_.auditors; ++i) {
+    CLOISTER_ASSIGN_OR_RETURN(auto k, crypto::PrivateKey::Generate(crypto::KeyType::kEd25519));
+    CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(dir_ / ("auditors/auditor-" + std::to_string(i + 1) + ".pub"),
+                                             k.public_key().Pem(), 0644));
+    auditor_keys_.push_back(std::move(k));
+  }
+  body_.set_version(attestation::kManifestVersion);
+  body_.set_created_unix(time(nullptr));
+  uint32_t product = 100;
+  for (const auto& [name, path] : enclaves_) {
+    CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e, attestation::MakeManifestEntry(name, path, product++, 1));
+    *body_.add_entries() = e;
+  }
+  if (!options_.platform_binary.empty()) {
+    CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
+                              attestation::MakeManifestEntry("platform", options_.platform_binary, 1, 1));
+    *body_.add_entries() = e;
+  }
+  CLOISTER_RETURN_IF_ERROR(WriteManifest("manifest.bin", body_, options_.threshold));
+  CLOISTER_RETURN_IF_ERROR(
+      WriteTrustVariant("trust.toml", "manifest.bin", options_.security_level, options_.quote_max_age_s)
+          .status());
+
+  if (options_.platform_binary.empty()) return FailedPrecondition("no platform binary given");
+  CLOISTER_ASSIGN_OR_RETURN(
+      Subprocess p, Subprocess::Start({options_.platform_binary, "--state", dir_ / "platform-state",
+                                       "--socket", socket_path(), "--trust", trust_path(),
+                                       "--security-level", std::to_string(options_.security_level)},
+                                      {.log_prefix = dir_ / "platform"}));
+  platform_.emplace(std::move(p));
+  for (int i = 0; i < 500; ++i) {
+    struct stat st {};
+    if (::stat(socket_path().c_str(), &st) == 0) return OkStatus();
+    if (!platform_->Running())
+      return Internal("cloister-platform exited: " + platform_->Stderr());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return DeadlineExceeded("platform socket did not appear: " + platform_->Stderr());
+}
+
+void AttestedNode::StopPlatform() {
+  if (platform_) {
+    platform_->Signal(SIGTERM);
+    if (!platform_->Wait(std::chrono::seconds(5)).ok()) platform_->Kill();
+    platform_.reset();
+  }
+}
+
+}  // namespace cloister::testing

@@ -1,0 +1,76 @@
+// Starts real processes for integration tests: argv, env, stdout/stderr
+// captured to files, wait with a timeout, kill on destruction (so a failed
+// assertion never leaves a daemon behind).
+//
+//   auto p = *Subprocess::Start({bin, "--flag"}, {.log_prefix = dir + "/server"});
+//   int code = *p.Wait(std::chrono::seconds(10));
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace cloister::testing {
+
+struct SubprocessOptions {
+  std::string log_prefix;                    // writes <prefix>.out / <prefix>.err
+  std::map<std::string, std::string> env;    // added to the environment
+  std::optional<uid_t> uid;                  // drop to this uid/gid before exec (needs root)
+  std::optional<gid_t> gid;
+};
+
+class Subprocess {
+ public:
+  static Result<Subprocess> Start(const std::vector<std::string>& argv,
+                                  const SubprocessOptions& options = {});
+  Subprocess(Subprocess&& o) noexcept;
+  Subprocess& operator=(Subprocess&& o) noexcept;
+  Subprocess(const Subprocess&) = delete;
+  ~Subprocess();
+
+  pid_t pid() const { return pid_; }
+  // Exit code, or 128+signal. DeadlineExceeded if still running.
+  Result<int> Wait(std::chrono::milliseconds timeout);
+  bool Running();
+  void Signal(int sig);
+  void Kill();  // SIGKILL + reap
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  Subprocess() = default;
+  pid_t pid_ = -1;
+  std::string out_path_, err_path_;
+  std::optional<int> status_;
+};
+
+// Runs to completion; returns {exit code, stdout, stderr}.
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+Result<RunResult> RunProcess(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                      const SubprocessOptions& options = {});
+
+// A private temporary directory removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Polls until `path` exists and is non-empty, or the timeout passes.
+bool WaitForFile(const std::string& path, std::chrono::milliseconds timeout);
+
+}  // namespace cloister::testing
