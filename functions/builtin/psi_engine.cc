@@ -131,23 +131,39 @@ Result<PsiMembership> Intersect(std::span<const std::vector<std::string_view>> s
     }
   };
 
+  // Hashes are computed a batch ahead and their slots prefetched: the
+  // table is far larger than cache, so each probe is otherwise a stall.
+  constexpr size_t kBatch = 16;
+  uint64_t hashes[kBatch];
+  auto hash_batch = [&](const std::vector<std::string_view>& set, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t h = set[i].empty() ? 0 : hash(set[i]);
+      hashes[i - begin] = h;
+      __builtin_prefetch(&table[h & mask]);
+    }
+  };
+
   {
     auto& out = m.entry_[order[0]];
     out.resize(base.size());
-    for (size_t i = 0; i < base.size(); ++i) {
-      const std::string_view id = base[i];
-      if (id.empty()) {
-        out[i] = PsiMembership::kNone;
-        continue;
+    for (size_t b = 0; b < base.size(); b += kBatch) {
+      const size_t e = std::min(base.size(), b + kBatch);
+      hash_batch(base, b, e);
+      for (size_t i = b; i < e; ++i) {
+        const std::string_view id = base[i];
+        if (id.empty()) {
+          out[i] = PsiMembership::kNone;
+          continue;
+        }
+        const uint64_t h = hashes[i - b];
+        Slot& s = probe(id, h);
+        if (s.entry_plus_one == 0) {
+          ids.push_back(id);
+          m.count_.push_back(1);
+          s = Slot{static_cast<uint32_t>(h >> 32), static_cast<uint32_t>(ids.size())};
+        }
+        out[i] = s.entry_plus_one - 1;
       }
-      const uint64_t h = hash(id);
-      Slot& s = probe(id, h);
-      if (s.entry_plus_one == 0) {
-        ids.push_back(id);
-        m.count_.push_back(1);
-        s = Slot{static_cast<uint32_t>(h >> 32), static_cast<uint32_t>(ids.size())};
-      }
-      out[i] = s.entry_plus_one - 1;
     }
   }
   // count_[e] == j after the j-th set means "in all sets so far"; a
@@ -157,17 +173,21 @@ Result<PsiMembership> Intersect(std::span<const std::vector<std::string_view>> s
     auto& out = m.entry_[order[j]];
     out.resize(set.size());
     const uint32_t before = static_cast<uint32_t>(j);
-    for (size_t i = 0; i < set.size(); ++i) {
-      const std::string_view id = set[i];
-      uint32_t e = PsiMembership::kNone;
-      if (!id.empty()) {
-        const Slot& s = probe(id, hash(id));
-        if (s.entry_plus_one != 0) {
-          e = s.entry_plus_one - 1;
-          if (m.count_[e] == before) m.count_[e] = before + 1;
+    for (size_t b = 0; b < set.size(); b += kBatch) {
+      const size_t end = std::min(set.size(), b + kBatch);
+      hash_batch(set, b, end);
+      for (size_t i = b; i < end; ++i) {
+        const std::string_view id = set[i];
+        uint32_t e = PsiMembership::kNone;
+        if (!id.empty()) {
+          const Slot& s = probe(id, hashes[i - b]);
+          if (s.entry_plus_one != 0) {
+            e = s.entry_plus_one - 1;
+            if (m.count_[e] == before) m.count_[e] = before + 1;
+          }
         }
+        out[i] = e;
       }
-      out[i] = e;
     }
   }
   return m;
