@@ -150,7 +150,10 @@ std::shared_ptr<grpc::ServerCredentials> RaTlsCredentials::ServerCredentials(
     std::vector<std::string> allowed_client_roles) {
   grpc::experimental::TlsServerCredentialsOptions opts(grpc_provider_);
   opts.watch_identity_key_cert_pairs();
-  opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  // "Request" rather than "require": a client without a certificate then
+  // reaches RaTlsVerifier, which refuses it with a logged, audited reason
+  // instead of a silent TLS alert. PeerOf() refuses it again per call.
+  opts.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   std::shared_ptr<VerifyObserver> obs;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -177,6 +180,26 @@ std::shared_ptr<grpc::ChannelCredentials> RaTlsCredentials::ChannelCredentials(
   }
   opts.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RaTlsVerifier>(
       trust_, std::move(allowed_server_roles), "client", obs, accepted_, refused_));
+  return grpc::experimental::TlsCredentials(opts);
+}
+
+std::shared_ptr<grpc::ServerCredentials> RaTlsCredentials::PublicServerCredentials() {
+  grpc::experimental::TlsServerCredentialsOptions opts(grpc_provider_);
+  opts.watch_identity_key_cert_pairs();
+  opts.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  return grpc::experimental::TlsServerCredentials(opts);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> AttestingChannelCredentials(
+    std::shared_ptr<const TrustConfig> trust, std::vector<std::string> allowed_server_roles,
+    std::function<void(const VerifyEvent&)> observer) {
+  grpc::experimental::TlsChannelCredentialsOptions opts;
+  opts.set_verify_server_certs(false);
+  opts.set_check_call_host(false);
+  auto obs = std::make_shared<VerifyObserver>(std::move(observer));
+  opts.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RaTlsVerifier>(
+      std::move(trust), std::move(allowed_server_roles), "client", obs,
+      std::make_shared<std::atomic<uint64_t>>(0), std::make_shared<std::atomic<uint64_t>>(0)));
   return grpc::experimental::TlsCredentials(opts);
 }
 

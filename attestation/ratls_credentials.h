@@ -44,6 +44,14 @@ struct RaTlsOptions {
 };
 
 // One verification outcome, for logs, audit and tests.
+// Channel credentials for a client that is NOT an enclave (SDK, CLI): no
+// client certificate, but the server's RA-TLS certificate is verified
+// (quote, manifest role in `allowed_server_roles`, freshness) before any
+// byte of a request is sent.
+std::shared_ptr<grpc::ChannelCredentials> AttestingChannelCredentials(
+    std::shared_ptr<const TrustConfig> trust, std::vector<std::string> allowed_server_roles,
+    std::function<void(const struct VerifyEvent&)> observer = nullptr);
+
 struct VerifyEvent {
   bool accepted = false;
   std::string side;       // "server" (checking a client) or "client"
@@ -67,6 +75,15 @@ class RaTlsCredentials {
   // Accepts only servers of `allowed_server_roles`.
   std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
       std::vector<std::string> allowed_server_roles);
+
+  // Server credentials for a PUBLIC port (the gateway's): presents the
+  // RA-TLS certificate but does not ask clients for one — clients are
+  // people and scripts, authenticated by token at the gateway.
+  std::shared_ptr<grpc::ServerCredentials> PublicServerCredentials();
+
+  // Signs with this enclave's attested key (ECDSA P-256, SHA-256); a peer
+  // verifies with the public key of our RA-TLS certificate (access grants).
+  Result<Bytes> SignWithIdentityKey(ByteView data) const { return key_.Sign(data); }
 
   // Re-quotes and publishes a fresh certificate; new handshakes use it,
   // established connections and calls in flight are unaffected.

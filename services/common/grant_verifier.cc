@@ -1,0 +1,151 @@
+// Verifies the gateway's access grant before any handler; see
+// grant_verifier.h.
+#include "services/common/grant_verifier.h"
+
+#include "common/crypto/random.h"
+#include "common/logging.h"
+
+namespace cloister::services {
+namespace {
+
+Error Deny(const char* reason, std::string msg) { return PermissionDenied(std::move(msg), reason); }
+
+std::string PeerPem(const grpc::ServerContext& ctx) {
+  auto auth = ctx.auth_context();
+  if (!auth) return "";
+  auto pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.empty()) return "";
+  return std::string(pems.front().data(), pems.front().size());
+}
+
+}  // namespace
+
+GrantVerifier::GrantVerifier(attestation::Enclave* enclave,
+                             std::vector<std::string> allowed_callers, AuditLog* audit)
+    : enclave_(enclave), allowed_callers_(std::move(allowed_callers)), audit_(audit) {}
+
+Result<internal::AccessGrant> GrantVerifier::Check(const grpc::ServerContext& ctx,
+                                                   const std::string& body,
+                                                   std::string_view method) {
+  auto grant = CheckInner(ctx, body, method);
+  AuditEntry e;
+  e.method = std::string(method);
+  e.peer = ctx.peer();
+  if (grant.ok()) {
+    e.principal = grant->principal();
+    e.decision = "allow";
+    e.request_id = grant->request_id();
+    for (const auto& r : grant->resource_ids()) e.resources.push_back(r);
+  } else {
+    e.principal = "unknown";
+    e.decision = "deny";
+    e.reason = grant.error().reason();
+  }
+  if (audit_ != nullptr) {
+    // Audit fails closed: an unrecorded request is refused.
+    if (auto st = audit_->Append(e); !st.ok()) {
+      LOG_ERROR("audit append failed; refusing request", {{"error", st.ToString()}});
+      return Unavailable("audit log unavailable", "AUDIT_UNAVAILABLE");
+    }
+  }
+  if (!grant.ok()) {
+    LOG_WARN("request refused by grant verifier",
+             {{"method", std::string(method)}, {"reason", grant.error().reason()},
+              {"peer", ctx.peer()}});
+    return grant.error();
+  }
+  admitted_.fetch_add(1);
+  return grant;
+}
+
+Result<internal::AccessGrant> GrantVerifier::CheckInner(const grpc::ServerContext& ctx,
+                                                        const std::string& body,
+                                                        std::string_view method) {
+  // 1. The caller is an attested enclave of an allowed role.
+  CLOISTER_ASSIGN_OR_RETURN(attestation::VerifiedPeer peer,
+                            enclave_->PeerOf(ctx, allowed_callers_));
+  (void)peer;
+  const bool attested = enclave_->ratls() != nullptr;
+
+  // 2. The grant is present and well formed.
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(kGrantMetadataKey);
+  if (it == md.end())
+    return Deny(grant_reason::kMissing, "request carries no gateway access grant");
+  if (md.count(kGrantMetadataKey) != 1)
+    return Deny(grant_reason::kMalformed, "request carries more than one grant");
+  if (it->second.size() > 16 * 1024) return Deny(grant_reason::kMalformed, "grant too large");
+  internal::SignedGrant sg;
+  if (!sg.ParseFromArray(it->second.data(), static_cast<int>(it->second.size())))
+    return Deny(grant_reason::kMalformed, "grant does not parse");
+  internal::AccessGrant g;
+  if (!g.ParseFromString(sg.grant()) || g.request_id().empty() || g.request_id().size() > 128)
+    return Deny(grant_reason::kMalformed, "grant body does not parse");
+
+  // 3. Signed by the attested gateway on THIS connection. At level 1 there
+  // is no attested key and grants are not enforced (documented).
+  if (attested) {
+    auto cert = crypto::Certificate::FromPem(PeerPem(ctx));
+    if (!cert.ok()) return Deny(grant_reason::kSignature, "no peer certificate to check the grant");
+    if (!cert->public_key().Verify(AsBytes(sg.grant()), AsBytes(sg.signature())).ok())
+      return Deny(grant_reason::kSignature, "grant signature is not the attested gateway's");
+  }
+
+  // 4. For exactly this method and this body.
+  if (g.method() != method)
+    return Deny(grant_reason::kMethod, "grant is for " + g.method().substr(0, 128) + ", not " +
+                                           std::string(method));
+  auto digest = crypto::Sha256(AsBytes(body));
+  if (!ConstantTimeEqual(digest, AsBytes(g.body_sha256())))
+    return Deny(grant_reason::kBody, "request body differs from the one the gateway authorized");
+
+  // 5. Fresh and never seen before.
+  const int64_t now = attestation::NowUnixMs();
+  if (g.expires_unix_ms() <= now)
+    return Deny(grant_reason::kExpired, "grant expired " +
+                                            std::to_string((now - g.expires_unix_ms()) / 1000) +
+                                            " s ago");
+  if (g.expires_unix_ms() - g.issued_unix_ms() > kMaxGrantLifetimeMs ||
+      g.issued_unix_ms() > now + attestation::kMaxClockSkewMs)
+    return Deny(grant_reason::kExpired, "grant lifetime out of bounds");
+  CLOISTER_RETURN_IF_ERROR(NoteRequestId(g.request_id(), g.expires_unix_ms(), now));
+  return g;
+}
+
+Status GrantVerifier::NoteRequestId(const std::string& id, int64_t expires_ms, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (seen_.size() > 4096) {
+    for (auto it = seen_.begin(); it != seen_.end();) {
+      if (it->second < now_ms) it = seen_.erase(it);
+      else ++it;
+    }
+  }
+  if (seen_.size() > 1'000'000)
+    return ResourceExhausted("replay cache full", grant_reason::kReplayed);
+  if (!seen_.emplace(id, expires_ms).second)
+    return Deny(grant_reason::kReplayed, "grant " + id.substr(0, 32) + " was already used");
+  return OkStatus();
+}
+
+Status AttachGrant(grpc::ClientContext& ctx, attestation::Enclave& gateway,
+                   const google::protobuf::Message& req, std::string_view method,
+                   internal::AccessGrant grant) {
+  const int64_t now = attestation::NowUnixMs();
+  if (grant.request_id().empty()) grant.set_request_id(crypto::RandomId());
+  grant.set_method(std::string(method));
+  auto digest = crypto::Sha256(AsBytes(DeterministicSerialize(req)));
+  grant.set_body_sha256(digest.data(), digest.size());
+  grant.set_issued_unix_ms(now);
+  if (grant.expires_unix_ms() == 0 || grant.expires_unix_ms() > now + kMaxGrantLifetimeMs)
+    grant.set_expires_unix_ms(now + kMaxGrantLifetimeMs);
+  internal::SignedGrant sg;
+  sg.set_grant(grant.SerializeAsString());
+  if (gateway.ratls() != nullptr) {
+    CLOISTER_ASSIGN_OR_RETURN(Bytes sig, gateway.ratls()->SignWithIdentityKey(AsBytes(sg.grant())));
+    sg.set_signature(sig.data(), sig.size());
+  }
+  ctx.AddMetadata(kGrantMetadataKey, sg.SerializeAsString());
+  return OkStatus();
+}
+
+}  // namespace cloister::services

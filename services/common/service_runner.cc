@@ -1,0 +1,156 @@
+// The common main() of Cloister services; see service_runner.h.
+#include "services/common/service_runner.h"
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "attestation/sealing.h"
+#include "common/fs.h"
+#include "common/logging.h"
+
+namespace cloister::services {
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+}  // namespace
+
+ServiceRunner::ServiceRunner(std::string role, std::vector<std::string> inbound)
+    : role_(std::move(role)), inbound_(std::move(inbound)),
+      app_("cloister-" + role_ + " — a Cloister service enclave") {
+  app_.add_option("--trust", trust_path_, "trust.toml (attestation root, manifest, auditors)")
+      ->required();
+  app_.add_option("--listen", listen_, "address to serve on (port 0: pick one)")
+      ->capture_default_str();
+  app_.add_option("--port-file", port_file_, "write the bound port here once serving");
+  app_.add_option("--data-dir", data_dir_, "state directory of this service")->required();
+  app_.add_option("--log-level", log_level_, "trace|debug|info|warn|error")->capture_default_str();
+  app_.add_option("--log-file", log_file_, "log to this file instead of stderr");
+  app_.add_flag("--log-json", log_json_, "JSON log lines");
+}
+
+int ServiceRunner::ParseFlags(int argc, char** argv) {
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app_.exit(e);
+  }
+  return -1;
+}
+
+attestation::Enclave* ServiceRunner::StartEnclave() {
+  InitLogging("cloister-" + role_, {log_level_, log_file_, log_json_});
+  if (auto st = MakeDirs(data_dir_, 0700); !st.ok()) {
+    std::cerr << "cloister-" << role_ << ": " << st.ToString() << std::endl;
+    return nullptr;
+  }
+  attestation::EnclaveOptions eo;
+  eo.role = role_;
+  eo.trust_path = trust_path_;
+  auto enclave = attestation::Enclave::Start(eo);
+  if (!enclave.ok()) {
+    LOG_ERROR("enclave start refused", {{"error", enclave.error().ToString()}});
+    std::cerr << "cloister-" << role_ << ": enclave start refused: " << enclave.error().ToString()
+              << std::endl;
+    return nullptr;
+  }
+  enclave_ = *std::move(enclave);
+  // Level 1 has no transport protection at all: never off loopback.
+  if (enclave_->security_level() < 2 && listen_.rfind("127.", 0) != 0 &&
+      listen_.rfind("localhost:", 0) != 0 && listen_.rfind("[::1]", 0) != 0) {
+    std::cerr << "cloister-" << role_ << ": security level 1 serves on loopback only, not "
+              << listen_ << std::endl;
+    return nullptr;
+  }
+  return enclave_.get();
+}
+
+AuditLog* ServiceRunner::OpenAudit() {
+  // The HMAC key for audited identifiers is sealed to this binary, so
+  // nobody outside the enclave can test guesses against the log.
+  std::string dir = data_dir_ + "/audit";
+  if (auto st = MakeDirs(dir, 0700); !st.ok()) {
+    LOG_ERROR("cannot create audit dir", {{"error", st.ToString()}});
+    return nullptr;
+  }
+  std::string key_path = dir + "/" + role_ + ".key.sealed";
+  SecretBytes key;
+  if (FileExists(key_path)) {
+    auto blob = ReadFile(key_path, 1 << 16);
+    if (!blob.ok()) return nullptr;
+    auto opened = attestation::Unseal(enclave_->platform(), AsBytes(*blob), AsBytes(role_));
+    if (!opened.ok()) {
+      LOG_ERROR("cannot unseal audit key", {{"error", opened.error().ToString()}});
+      return nullptr;
+    }
+    key = SecretBytes::Adopt(*std::move(opened));
+  } else {
+    key = SecretBytes::Random(32);
+    auto sealed = attestation::Seal(enclave_->platform(), attestation::SEAL_POLICY_MRSIGNER, key.view(),
+                                    AsBytes(role_));
+    if (!sealed.ok() || !WriteFileAtomic(key_path, *sealed, 0600).ok()) {
+      LOG_ERROR("cannot seal audit key", {{"error", sealed.ok() ? "write failed" : sealed.error().ToString()}});
+      return nullptr;
+    }
+  }
+  auto log = AuditLog::Open(dir + "/" + role_ + ".log", role_, std::move(key));
+  if (!log.ok()) {
+    LOG_ERROR("cannot open audit log", {{"error", log.error().ToString()}});
+    return nullptr;
+  }
+  audit_ = *std::move(log);
+  if (enclave_->ratls() != nullptr) {
+    // Refused TLS handshakes never reach a handler; record them here.
+    AuditLog* audit = audit_.get();
+    std::string role = role_;
+    enclave_->ratls()->SetObserver([audit, role](const attestation::VerifyEvent& ev) {
+      if (ev.accepted) return;
+      AuditEntry e;
+      e.principal = "unattested-peer";
+      e.method = "tls-handshake/" + ev.side;
+      e.decision = "deny";
+      e.reason = ev.reason;
+      (void)audit->Append(e);
+    });
+  }
+  return audit_.get();
+}
+
+std::shared_ptr<grpc::Channel> ServiceRunner::ChannelTo(const std::string& address,
+                                                        const std::string& peer_role) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  return grpc::CreateCustomChannel(address, enclave_->ChannelCredentials({peer_role}), args);
+}
+
+int ServiceRunner::Serve(const std::vector<grpc::Service*>& services) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen_, enclave_->ServerCredentials(inbound_), &port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  for (auto* s : services) builder.RegisterService(s);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    LOG_ERROR("cannot listen", {{"address", listen_}});
+    std::cerr << "cloister-" << role_ << ": cannot listen on " << listen_ << std::endl;
+    return 1;
+  }
+  if (!port_file_.empty()) {
+    if (auto st = WriteFileAtomic(port_file_, std::to_string(port), 0644); !st.ok()) {
+      LOG_ERROR("cannot write port file", {{"error", st.ToString()}});
+      return 1;
+    }
+  }
+  LOG_INFO("serving", {{"role", role_}, {"port", port}, {"level", enclave_->security_level()}});
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  LOG_INFO("draining", {{"role", role_}});
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  LOG_INFO("stopped", {{"role", role_}});
+  return 0;
+}
+
+}  // namespace cloister::services

@@ -1,0 +1,67 @@
+// ServiceRunner: the common main() of every Cloister service binary:
+// flags (--trust, --listen, --port-file, --data-dir, --log-*), logging,
+// Enclave::Start, a gRPC server with RA-TLS credentials for the inbound
+// roles, message-size limits, and graceful shutdown (SIGTERM/SIGINT drain
+// in-flight calls for up to 10 s).
+//
+//   int main(int argc, char** argv) {
+//     ServiceRunner runner("auth", {"gateway"});
+//     if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
+//     auto enclave = runner.StartEnclave();   // exits with a clear error on failure
+//     AuthService svc(...);
+//     return runner.Serve({&svc});
+//   }
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attestation/enclave.h"
+#include "services/common/audit_log.h"
+
+namespace cloister::services {
+
+inline constexpr int kMaxMessageBytes = 64 << 20;
+
+class ServiceRunner {
+ public:
+  // `role`: this binary's manifest name; `inbound`: roles allowed to call it.
+  ServiceRunner(std::string role, std::vector<std::string> inbound);
+
+  // Extra flags a service adds before ParseFlags.
+  CLI::App& app() { return app_; }
+  // Returns -1 to continue, or an exit code (e.g. 0 after --help).
+  int ParseFlags(int argc, char** argv);
+
+  // Starts logging and the enclave; nullptr after printing the reason.
+  attestation::Enclave* StartEnclave();
+  // Opens <data-dir>/audit/<role>.log with a sealed HMAC key.
+  AuditLog* OpenAudit();
+
+  // Builds and runs the server until SIGTERM/SIGINT; returns the exit code.
+  int Serve(const std::vector<grpc::Service*>& services);
+
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& role() const { return role_; }
+  attestation::Enclave* enclave() { return enclave_.get(); }
+  AuditLog* audit() { return audit_.get(); }
+  // Channel to another service (RA-TLS, expecting `peer_role`).
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
+                                           const std::string& peer_role);
+
+ private:
+  std::string role_;
+  std::vector<std::string> inbound_;
+  CLI::App app_;
+  std::string trust_path_, listen_ = "127.0.0.1:0", port_file_, data_dir_;
+  std::string log_level_ = "info", log_file_;
+  bool log_json_ = false;
+  std::unique_ptr<attestation::Enclave> enclave_;
+  std::unique_ptr<AuditLog> audit_;
+};
+
+}  // namespace cloister::services
