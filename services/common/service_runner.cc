@@ -127,7 +127,13 @@ std::shared_ptr<grpc::Channel> ServiceRunner::ChannelTo(const std::string& addre
 int ServiceRunner::Serve(const std::vector<grpc::Service*>& services) {
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen_, enclave_->ServerCredentials(inbound_), &port);
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (public_port_)
+    creds = enclave_->ratls() ? enclave_->ratls()->PublicServerCredentials()
+                              : grpc::InsecureServerCredentials();
+  else
+    creds = enclave_->ServerCredentials(inbound_);
+  builder.AddListeningPort(listen_, creds, &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   for (auto* s : services) builder.RegisterService(s);

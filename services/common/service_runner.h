@@ -42,6 +42,10 @@ class ServiceRunner {
   // Opens <data-dir>/audit/<role>.log with a sealed HMAC key.
   AuditLog* OpenAudit();
 
+  // The gateway's port is public: clients are not enclaves, so it presents
+  // its RA-TLS certificate without asking for one.
+  void set_public_port(bool v) { public_port_ = v; }
+
   // Builds and runs the server until SIGTERM/SIGINT; returns the exit code.
   int Serve(const std::vector<grpc::Service*>& services);
 
@@ -60,6 +64,7 @@ class ServiceRunner {
   std::string trust_path_, listen_ = "127.0.0.1:0", port_file_, data_dir_;
   std::string log_level_ = "info", log_file_;
   bool log_json_ = false;
+  bool public_port_ = false;
   std::unique_ptr<attestation::Enclave> enclave_;
   std::unique_ptr<AuditLog> audit_;
 };

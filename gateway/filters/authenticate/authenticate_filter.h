@@ -1,0 +1,31 @@
+// Authenticate: turns the "authorization" metadata into a Principal.
+//   (none)                → anonymous (authorize decides if that is enough)
+//   "Bearer <token>"      → verified locally (signature, audience, expiry,
+//                           revocation) by the CredentialCache
+//   "ApiKey <id>.<secret>"→ verified by cloister-auth, cached briefly
+// Anything else, or a bad credential → Unauthenticated with a reason.
+#pragma once
+
+#include <functional>
+
+#include "gateway/credential_cache.h"
+#include "gateway/filter.h"
+
+namespace cloister::gateway {
+
+class AuthenticateFilter final : public Filter {
+ public:
+  // Asks cloister-auth about an API key (never called for tokens).
+  using ApiKeyLookup = std::function<Result<Principal>(const std::string& api_key)>;
+  using NowFn = std::function<int64_t()>;
+  AuthenticateFilter(CredentialCache* cache, ApiKeyLookup lookup, NowFn now = nullptr);
+  std::string_view name() const override { return "authenticate"; }
+  Status OnRequest(RequestContext& ctx) override;
+
+ private:
+  CredentialCache* cache_;
+  ApiKeyLookup lookup_;
+  NowFn now_;
+};
+
+}  // namespace cloister::gateway

@@ -1,0 +1,103 @@
+// AuthorizeFilter alone: policy from a TOML literal, a fake request context.
+#include "gateway/filters/authorize/authorize_filter.h"
+
+#include <gtest/gtest.h>
+
+#include "gateway/gateway_service.h"
+
+namespace cloister::gateway {
+namespace {
+
+Policy TestPolicy() {
+  auto p = Policy::Parse(R"(
+[methods]
+Login = ["anonymous"]
+Call = ["user", "admin"]
+CreateUser = ["admin"]
+ChangePassword = ["user", "admin"]
+[predicates]
+ChangePassword = "self_or_admin"
+)", "test.toml", PublicMethods());
+  EXPECT_TRUE(p.ok()) << p.error().ToString();
+  return *p;
+}
+
+RequestContext As(std::string method, std::vector<api::Role> roles, std::string user = "alice") {
+  RequestContext c;
+  c.method = std::move(method);
+  if (!roles.empty()) {
+    c.principal.anonymous = false;
+    c.principal.user_id = "u-" + user;
+    c.principal.username = user;
+    c.principal.roles = std::move(roles);
+  }
+  return c;
+}
+
+TEST(AuthorizeFilterTest, AllowsByRole) {
+  AuthorizeFilter f(TestPolicy());
+  auto c1 = As("Login", {});
+  EXPECT_TRUE(f.OnRequest(c1).ok());
+  auto c2 = As("Call", {api::ROLE_USER});
+  EXPECT_TRUE(f.OnRequest(c2).ok());
+  auto c3 = As("CreateUser", {api::ROLE_ADMIN});
+  EXPECT_TRUE(f.OnRequest(c3).ok());
+  EXPECT_EQ(f.denied(), 0u);
+}
+
+TEST(AuthorizeFilterTest, UserCallingAdminMethodDenied) {
+  AuthorizeFilter f(TestPolicy());
+  auto c = As("CreateUser", {api::ROLE_USER});
+  auto st = f.OnRequest(c);
+  EXPECT_EQ(st.code(), Code::kPermissionDenied);
+  EXPECT_EQ(st.error().reason(), "ROLE_NOT_PERMITTED");
+  EXPECT_EQ(f.denied(), 1u);
+}
+
+TEST(AuthorizeFilterTest, AnonymousNeedsLoginAndUnlistedMethodDenied) {
+  AuthorizeFilter f(TestPolicy());
+  auto c = As("Call", {});
+  EXPECT_EQ(f.OnRequest(c).error().reason(), "LOGIN_REQUIRED");
+  auto d = As("ListUsers", {api::ROLE_ADMIN});  // not in the policy: default deny
+  EXPECT_EQ(f.OnRequest(d).error().reason(), "ROLE_NOT_PERMITTED");
+}
+
+TEST(AuthorizeFilterTest, SelfOrAdminPredicate) {
+  AuthorizeFilter f(TestPolicy());
+  api::ChangePasswordRequest other;
+  other.set_username("bob");
+  auto c = As("ChangePassword", {api::ROLE_USER});
+  c.body = &other;
+  EXPECT_EQ(f.OnRequest(c).error().reason(), "NOT_RESOURCE_OWNER");
+  api::ChangePasswordRequest self;
+  self.set_username("alice");
+  auto s = As("ChangePassword", {api::ROLE_USER});
+  s.body = &self;
+  EXPECT_TRUE(f.OnRequest(s).ok());
+  auto a = As("ChangePassword", {api::ROLE_ADMIN}, "root");
+  a.body = &other;
+  EXPECT_TRUE(f.OnRequest(a).ok());
+}
+
+TEST(PolicyTest, TyposStopLoading) {
+  auto bad_method = Policy::Parse("[methods]\nLogn = [\"anonymous\"]\n", "p.toml", PublicMethods());
+  ASSERT_FALSE(bad_method.ok());
+  EXPECT_NE(bad_method.error().message().find("methods.Logn"), std::string::npos);
+  auto bad_role = Policy::Parse("[methods]\nCall = [\"usr\"]\n", "p.toml", PublicMethods());
+  ASSERT_FALSE(bad_role.ok());
+  EXPECT_NE(bad_role.error().message().find("usr"), std::string::npos);
+  auto bad_key = Policy::Parse("[rate_limt]\nx = 1\n", "p.toml", PublicMethods());
+  EXPECT_FALSE(bad_key.ok());
+  auto bad_pred = Policy::Parse("[methods]\nCall=[\"user\"]\n[predicates]\nCall = \"owner\"\n",
+                                "p.toml", PublicMethods());
+  EXPECT_FALSE(bad_pred.ok());
+}
+
+TEST(PolicyTest, ShippedDefaultPolicyLoads) {
+  auto p = Policy::Load(CLOISTER_DEFAULT_POLICY, PublicMethods());
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  for (const auto& m : PublicMethods()) EXPECT_TRUE(p->allowed.count(m)) << m;
+}
+
+}  // namespace
+}  // namespace cloister::gateway
