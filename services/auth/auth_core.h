@@ -1,0 +1,186 @@
+// AuthCore: the logic of cloister-auth on plain typed inputs (no gRPC, no
+// Authorized<>), so every rule is unit-testable. AuthService (the gRPC
+// layer) turns an Authorized<Req> into a Caller and calls in here.
+//
+//   CLOISTER_ASSIGN_OR_RETURN(auto core, AuthCore::Create(std::move(store), sealer, {}));
+//   CLOISTER_ASSIGN_OR_RETURN(api::LoginResponse r, core->Login("alice", password));
+//
+// Error reasons (stable, in auth_reason): INVALID_CREDENTIALS (wrong password
+// and unknown user alike), LOGIN_THROTTLED, USER_DISABLED, INVALID_REFRESH_TOKEN,
+// REFRESH_TOKEN_REUSED, INVALID_API_KEY, API_KEY_EXPIRED, ADMIN_REQUIRED,
+// LAST_ADMIN, USER_EXISTS, USER_NOT_FOUND, SIGNING_KEY_UNSEALABLE.
+// All methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <semaphore>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "proto/cloister.pb.h"
+#include "proto/internal.pb.h"
+#include "services/auth/auth_store.h"
+#include "services/auth/password.h"
+#include "services/auth/token.h"
+
+namespace cloister::auth {
+
+namespace auth_reason {
+inline constexpr const char* kInvalidCredentials = "INVALID_CREDENTIALS";
+inline constexpr const char* kThrottled = "LOGIN_THROTTLED";
+inline constexpr const char* kUserDisabled = "USER_DISABLED";
+inline constexpr const char* kInvalidRefresh = "INVALID_REFRESH_TOKEN";
+inline constexpr const char* kRefreshReused = "REFRESH_TOKEN_REUSED";
+inline constexpr const char* kInvalidApiKey = "INVALID_API_KEY";
+inline constexpr const char* kApiKeyExpired = "API_KEY_EXPIRED";
+inline constexpr const char* kAdminRequired = "ADMIN_REQUIRED";
+inline constexpr const char* kLastAdmin = "LAST_ADMIN";
+inline constexpr const char* kUserNotFound = "USER_NOT_FOUND";
+inline constexpr const char* kKeyUnsealable = "SIGNING_KEY_UNSEALABLE";
+}  // namespace auth_reason
+
+// Seals the token signing key. In the service: the platform's sealing with
+// MRSIGNER policy (attestation/sealing.h); in tests: a local AES-GCM key.
+class SecretSealer {
+ public:
+  virtual ~SecretSealer() = default;
+  virtual Result<Bytes> Seal(ByteView plaintext, ByteView aad) = 0;
+  virtual Result<SecretBytes> Unseal(ByteView blob, ByteView aad) = 0;
+};
+
+// Who is calling, as the gateway's grant says.
+struct Caller {
+  std::string user_id;   // the grant principal (a user id, or "service:…")
+  std::string username;
+  bool is_admin = false;
+  std::string token_id;  // the access token of the request ("" for API keys)
+};
+
+struct AuthOptions {
+  PasswordPolicy password;
+  int64_t token_lifetime_s = 15 * 60;
+  int64_t refresh_lifetime_s = 24 * 3600;
+  // Throttle: the first `free_failures` failures cost nothing; each further
+  // one locks the username for base·2^(k) ms, capped at max.
+  int64_t throttle_free_failures = 5;
+  int64_t throttle_base_ms = 1000;
+  int64_t throttle_max_ms = 15 * 60 * 1000;
+  // Failures older than this are forgotten.
+  int64_t throttle_window_ms = 24 * 3600 * 1000;
+  int64_t signing_key_max_age_s = 90 * 24 * 3600;
+  // A retired key verifies tokens until every token it signed has expired.
+  int64_t max_api_keys_per_user = 100;
+  int concurrent_hashes = 4;  // bounds scrypt memory (32 MiB each)
+  std::function<int64_t()> now_ms;  // default: system clock
+};
+
+// Pure throttle policy: the lock after `failures` consecutive failures.
+int64_t ThrottleLockMs(const AuthOptions& o, int64_t failures);
+
+// Validation shared with the gRPC layer. InvalidArgument naming `field`.
+Status ValidateUsername(std::string_view name, std::string_view field = "username");
+Status ValidateNewPassword(std::string_view password, std::string_view field = "password");
+
+// Creates "admin" (roles admin+user) if no enabled admin exists; true if it
+// created one, false if an admin already exists. FailedPrecondition if a
+// user named "admin" exists but is not an enabled admin. Needs no enclave
+// (no token keys involved), so `cloister cluster init` can run it first.
+Result<bool> BootstrapAdmin(AuthStore& store, const PasswordHasher& hasher,
+                            std::string_view password, int64_t now_unix);
+
+class AuthCore {
+ public:
+  // Loads (or on first start generates and seals) the token signing key and
+  // rotates it if older than signing_key_max_age_s.
+  static Result<std::unique_ptr<AuthCore>> Create(std::unique_ptr<AuthStore> store,
+                                                  std::shared_ptr<SecretSealer> sealer,
+                                                  AuthOptions options);
+
+  // ---- sessions ----
+  Result<api::LoginResponse> Login(std::string_view username, std::string_view password);
+  Result<api::RefreshTokenResponse> Refresh(std::string_view refresh_token);
+  Status Logout(const Caller& caller);
+  Result<api::WhoAmIResponse> WhoAmI(const Caller& caller);
+
+  // ---- users ----
+  Result<api::CreateUserResponse> CreateUser(const Caller& caller,
+                                             const api::CreateUserRequest& req);
+  Result<api::ListUsersResponse> ListUsers(const Caller& caller);
+  Result<api::DisableUserResponse> DisableUser(const Caller& caller,
+                                               const api::DisableUserRequest& req);
+  Status DeleteUser(const Caller& caller, std::string_view username);
+  Status ChangePassword(const Caller& caller, const api::ChangePasswordRequest& req);
+  Result<bool> BootstrapAdmin(std::string_view password) {
+    return auth::BootstrapAdmin(*store_, hasher_, password, NowS());
+  }
+
+  // ---- API keys ----
+  Result<api::CreateApiKeyResponse> CreateApiKey(const Caller& caller,
+                                                 const api::CreateApiKeyRequest& req);
+  Result<internal::VerifyApiKeyResponse> VerifyApiKey(std::string_view api_key);
+
+  // ---- for the gateway ----
+  internal::TokenKeysResponse TokenKeys() const;
+  Result<internal::RevocationsResponse> Revocations(int64_t since_unix_ms);
+  // A verifier over the current and retired-but-valid keys.
+  TokenVerifier MakeVerifier() const;
+
+  // Generates a new current key; the old one keeps verifying.
+  Status RotateSigningKey();
+  // Drops expired tokens/revocations; called periodically.
+  Status Prune();
+
+  AuthStore& store() { return *store_; }
+  const PasswordHasher& hasher() const { return hasher_; }
+  int64_t NowMs() const { return options_.now_ms(); }
+
+  struct Key {
+    explicit Key() = default;
+  };
+  AuthCore(Key, std::unique_ptr<AuthStore> store, std::shared_ptr<SecretSealer> sealer,
+           AuthOptions options);
+
+ private:
+  struct SigningKey {
+    std::string key_id;
+    crypto::PrivateKey key;
+    int64_t created_unix;
+    std::optional<int64_t> retired_unix;
+  };
+  Status LoadSigningKeys();
+  Result<SigningKey> GenerateSigningKey(storage::Executor& ex, int64_t now);
+
+  int64_t NowS() const { return NowMs() / 1000; }
+  Result<api::LoginResponse> LoginLocked(std::string_view username, std::string_view password);
+  Status RecordFailure(std::string_view username);
+  // Issues an access token in `session_id` (inside `tx`).
+  Result<std::pair<std::string, int64_t>> IssueAccessToken(storage::Executor& ex,
+                                                           const UserRecord& user,
+                                                           std::string_view session_id);
+  // A fresh refresh token (returned once, stored hashed).
+  Result<std::string> IssueRefreshToken(storage::Executor& ex, std::string_view session_id);
+  // All tokens of `user_id` issued before now become invalid.
+  Status RevokeUserWide(storage::Executor& ex, std::string_view user_id);
+  Result<UserRecord> RequireUser(storage::Executor& ex, std::string_view username);
+  static api::User ToApiUser(const UserRecord& u);
+
+  std::unique_ptr<AuthStore> store_;
+  std::shared_ptr<SecretSealer> sealer_;
+  AuthOptions options_;
+  PasswordHasher hasher_;
+  std::counting_semaphore<64> hash_slots_;
+
+  mutable std::shared_mutex keys_mu_;
+  std::vector<SigningKey> keys_;  // current first; guarded by keys_mu_
+
+  std::mutex inflight_mu_;
+  std::set<std::string, std::less<>> inflight_logins_;  // guarded by inflight_mu_
+};
+
+}  // namespace cloister::auth

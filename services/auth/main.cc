@@ -1,0 +1,134 @@
+// cloister-auth: users, passwords, tokens and API keys behind the gateway.
+// Accepts calls only from the attested gateway (with a grant). Extra flags:
+//   --db URL                              storage URL (default sqlite:///<data-dir>/auth.db)
+//   --bootstrap-admin-password-file FILE  create user "admin" if no admin exists
+//   --bootstrap-only                      exit after the bootstrap (no enclave needed)
+//   --token-lifetime SECONDS              access token lifetime (default 900)
+//   --rotate-signing-key                  start with a fresh token signing key
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "common/fs.h"
+#include "common/logging.h"
+#include "common/secret.h"
+#include "services/auth/auth_core.h"
+#include "services/auth/auth_service.h"
+#include "services/common/service_runner.h"
+
+namespace {
+
+using cloister::auth::AuthCore;
+using cloister::auth::AuthStore;
+
+// Reads the bootstrap password: the file must be private (0600) because it
+// holds the first admin's password; one trailing newline is dropped.
+cloister::Result<std::string> ReadPasswordFile(const std::string& path) {
+  CLOISTER_RETURN_IF_ERROR(cloister::CheckPrivateFile(path));
+  CLOISTER_ASSIGN_OR_RETURN(std::string pw, cloister::ReadFile(path, 4096));
+  if (!pw.empty() && pw.back() == '\n') pw.pop_back();
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  return pw;
+}
+
+int Bootstrap(AuthStore& store, const std::string& file) {
+  auto pw = ReadPasswordFile(file);
+  if (!pw.ok()) {
+    std::cerr << "cloister-auth: bootstrap password file: " << pw.error().ToString() << std::endl;
+    return 2;
+  }
+  cloister::auth::PasswordHasher hasher(cloister::auth::PasswordPolicy{});
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto created = cloister::auth::BootstrapAdmin(store, hasher, *pw, now);
+  cloister::Cleanse(*pw);
+  if (!created.ok()) {
+    std::cerr << "cloister-auth: bootstrap: " << created.error().ToString() << std::endl;
+    return 2;
+  }
+  std::cout << (*created ? "created user admin\n" : "an admin already exists; nothing to do\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cloister::services::ServiceRunner runner("auth", {"gateway"});
+  std::string db_url, bootstrap_file;
+  bool bootstrap_only = false, rotate = false;
+  int64_t token_lifetime = 900;
+  runner.app().add_option("--db", db_url, "storage URL (default sqlite:///<data-dir>/auth.db)");
+  runner.app().add_option("--bootstrap-admin-password-file", bootstrap_file,
+                          "create user 'admin' (role admin) with this password if no admin exists");
+  runner.app().add_flag("--bootstrap-only", bootstrap_only,
+                        "exit after --bootstrap-admin-password-file");
+  runner.app()
+      .add_option("--token-lifetime", token_lifetime, "access token lifetime in seconds")
+      ->check(CLI::Range(int64_t{30}, int64_t{24 * 3600}))
+      ->capture_default_str();
+  runner.app().add_flag("--rotate-signing-key", rotate, "rotate the token signing key at start");
+  if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
+
+  std::error_code ec;
+  std::string data_dir = std::filesystem::absolute(runner.data_dir(), ec).string();
+  if (ec || !cloister::MakeDirs(data_dir, 0700).ok()) {
+    std::cerr << "cloister-auth: cannot use data dir " << runner.data_dir() << std::endl;
+    return 2;
+  }
+  if (db_url.empty()) db_url = "sqlite://" + data_dir + "/auth.db";
+  auto store = AuthStore::Open(db_url);
+  if (!store.ok()) {
+    std::cerr << "cloister-auth: database: " << store.error().ToString() << std::endl;
+    return 2;
+  }
+  if (!bootstrap_file.empty()) {
+    int rc = Bootstrap(**store, bootstrap_file);
+    if (rc != 0 || bootstrap_only) return rc;
+  } else if (bootstrap_only) {
+    std::cerr << "cloister-auth: --bootstrap-only needs --bootstrap-admin-password-file\n";
+    return 2;
+  }
+
+  auto* enclave = runner.StartEnclave();
+  if (enclave == nullptr) return 2;
+  auto* audit = runner.OpenAudit();
+  if (audit == nullptr) return 2;
+
+  cloister::auth::AuthOptions options;
+  options.token_lifetime_s = token_lifetime;
+  auto core = AuthCore::Create(*std::move(store),
+                               std::make_shared<cloister::auth::PlatformSealer>(&enclave->platform()),
+                               options);
+  if (!core.ok()) {
+    LOG_ERROR("auth start failed", {{"error", core.error().ToString()}});
+    std::cerr << "cloister-auth: " << core.error().ToString() << std::endl;
+    return 2;
+  }
+  if (rotate) {
+    if (auto st = (*core)->RotateSigningKey(); !st.ok()) {
+      std::cerr << "cloister-auth: rotate signing key: " << st.ToString() << std::endl;
+      return 2;
+    }
+  }
+  LOG_INFO("auth ready", {{"password_hash", options.password.Describe()}});
+
+  // Expired tokens and revocations are pruned in the background.
+  std::atomic<bool> stop{false};
+  std::thread pruner([&] {
+    int ticks = 0;
+    while (!stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (++ticks % 1500 != 0) continue;  // every 5 minutes
+      if (auto st = (*core)->Prune(); !st.ok())
+        LOG_WARN("prune failed", {{"error", st.ToString()}});
+    }
+  });
+
+  cloister::services::GrantVerifier verifier(enclave, {"gateway"}, audit);
+  cloister::auth::AuthService service(core->get(), &verifier, enclave->security_level());
+  int rc = runner.Serve({&service});
+  stop = true;
+  pruner.join();
+  return rc;
+}
