@@ -1,0 +1,604 @@
+// `cloister cluster init|manifest|up|status|down|logs`: a single-node
+// attested cluster in one directory (--home; layout in cli/session.h).
+//
+//   cloister cluster init            # platform state, auditors, signed manifest, trust, admin
+//   cloister cluster up              # starts what is not running, waits until healthy
+//   cloister --json cluster status
+//   cloister cluster manifest        # after a rebuild: re-measure and re-sign the binaries
+//   cloister cluster down
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "attestation/manifest.h"
+#include "attestation/platform/platform_client.h"
+#include "attestation/platform/platform_state.h"
+#include "attestation/trust.h"
+#include "cli/command_registry.h"
+#include "cli/output.h"
+#include "cli/service_process.h"
+#include "cli/session.h"
+#include "common/crypto/keys.h"
+#include "common/crypto/random.h"
+#include "common/fs.h"
+#include "sdk/cloister_client.h"
+
+namespace cloister::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kAuditors = 3;
+constexpr int kAuditorThreshold = 2;
+constexpr int kDefaultGatewayPort = 7443;
+constexpr auto kStartTimeout = std::chrono::seconds(30);
+constexpr auto kStopGrace = std::chrono::seconds(10);
+
+struct ClusterFlags {
+  int security_level = 2;
+  bool force = false;
+  bool refresh_manifest = false;
+  int gateway_port = kDefaultGatewayPort;
+  std::string policy;
+  std::string service;  // logs
+  size_t lines = 50;
+};
+
+std::string BinaryName(const std::string& svc) { return "cloister-" + svc; }
+
+// Service binaries live next to the `cloister` binary (build/bin).
+std::string BinDir() {
+  auto self = SelfExePath();
+  if (!self.ok()) return ".";
+  return fs::path(*self).parent_path().string();
+}
+std::string BinaryPath(const std::string& svc) { return BinDir() + "/" + BinaryName(svc); }
+
+uint32_t ProductId(const std::string& svc) {
+  for (size_t i = 0; i < kServices.size(); ++i)
+    if (kServices[i] == svc) return static_cast<uint32_t>(i + 1);
+  return 99;
+}
+
+// The gateway's default policy: --policy, else gateway/default_policy.toml
+// in an enclosing source tree (the build dir is inside the repository),
+// else share/cloister/ next to an installed binary.
+std::string FindDefaultPolicy(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  fs::path dir = BinDir();
+  for (int up = 0; up < 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    for (const char* rel : {"gateway/default_policy.toml", "share/cloister/default_policy.toml"})
+      if (FileExists((dir / rel).string())) return (dir / rel).string();
+    if (dir == dir.parent_path()) break;
+  }
+  return "";
+}
+
+Result<std::vector<crypto::PrivateKey>> LoadAuditorKeys(const ClusterPaths& p) {
+  std::vector<crypto::PrivateKey> keys;
+  for (int i = 1; i <= kAuditors; ++i) {
+    std::string path = p.auditors + "/auditor-" + std::to_string(i) + ".key";
+    if (!FileExists(path)) continue;
+    CLOISTER_RETURN_IF_ERROR(CheckPrivateFile(path));
+    CLOISTER_ASSIGN_OR_RETURN(std::string pem, ReadFile(path, 1 << 16));
+    CLOISTER_ASSIGN_OR_RETURN(crypto::PrivateKey k, crypto::PrivateKey::FromPem(pem));
+    keys.push_back(std::move(k));
+  }
+  if (static_cast<int>(keys.size()) < kAuditorThreshold)
+    return FailedPrecondition("fewer than " + std::to_string(kAuditorThreshold) +
+                              " auditor private keys in " + p.auditors);
+  return keys;
+}
+
+struct ManifestOutcome {
+  nlohmann::json entries = nlohmann::json::array();
+  std::vector<std::string> missing;
+};
+
+// Measures every service binary found next to `cloister` and signs the list
+// with the dev auditor keys.
+Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
+  attestation::ManifestBody body;
+  body.set_version(attestation::kManifestVersion);
+  body.set_created_unix(::time(nullptr));
+  ManifestOutcome out;
+  for (const auto& svc : kServices) {
+    std::string bin = BinaryPath(svc);
+    if (!FileExists(bin)) {
+      out.missing.push_back(bin);
+      continue;
+    }
+    CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
+                              attestation::MakeManifestEntry(svc, bin, ProductId(svc), 1));
+    out.entries.push_back({{"name", svc},
+                           {"binary", bin},
+                           {"measurement", HexEncode(AsBytes(e.measurement()))}});
+    *body.add_entries() = std::move(e);
+  }
+  CLOISTER_ASSIGN_OR_RETURN(auto keys, LoadAuditorKeys(p));
+  CLOISTER_ASSIGN_OR_RETURN(Bytes signed_manifest, attestation::SignManifest(body, keys));
+  CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.manifest, signed_manifest, 0644));
+  return out;
+}
+
+Status WriteTrust(const ClusterPaths& p, int level) {
+  std::string t = "# What every enclave and client of this cluster trusts.\n[attestation]\n";
+  t += "root_ca = \"platform-state/platform/root.pem\"\n";
+  t += "manifest = \"manifest.bin\"\n";
+  t += "auditor_keys = [";
+  for (int i = 1; i <= kAuditors; ++i)
+    t += std::string(i > 1 ? ", " : "") + "\"auditors/auditor-" + std::to_string(i) + ".pub\"";
+  t += "]\n";
+  t += "auditor_threshold = " + std::to_string(kAuditorThreshold) + "\n";
+  t += "security_level = " + std::to_string(level) + "\n";
+  t += "allow_debug = false\n";
+  t += "quote_max_age_s = 600\n";
+  t += "platform_socket = \"" + p.platform_socket + "\"\n";
+  return WriteFileAtomic(p.trust, t, 0644);
+}
+
+// 24 characters from a 64-symbol alphabet: 144 bits.
+std::string GeneratePassword() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_+=.,@%";
+  Bytes r = crypto::RandomBytes(24);
+  std::string s;
+  for (uint8_t b : r) s += kAlphabet[b % 64];
+  return s;
+}
+
+bool AnyRunning(const ClusterPaths& p) {
+  for (const auto& svc : kServices) {
+    auto pid = ReadPidFile(p.PidFile(svc));
+    if (pid && IsServiceProcess(*pid, BinaryName(svc))) return true;
+  }
+  return false;
+}
+
+void PrintManifest(const ManifestOutcome& m) {
+  for (const auto& e : m.entries)
+    std::cout << "  " << e["name"].get<std::string>() << "  "
+              << e["measurement"].get<std::string>().substr(0, 16) << "…  "
+              << e["binary"].get<std::string>() << "\n";
+  for (const auto& miss : m.missing)
+    std::cerr << "warning: " << miss << " not found: not in the manifest (build it, then run "
+              << "`cloister cluster manifest`)\n";
+}
+
+void RunInit(const ClusterFlags& f, const Globals& g) {
+  const ClusterPaths p = ClusterPaths::For(g.home);
+  if (f.refresh_manifest) {
+    auto m = WriteManifest(p);
+    if (!m.ok()) FailError("cluster init", m.error());
+    if (g.json) {
+      PrintJson({{"manifest", p.manifest}, {"entries", m->entries}, {"missing", m->missing}});
+    } else {
+      std::cout << "Re-measured and re-signed " << p.manifest << ":\n";
+      PrintManifest(*m);
+      std::cout << "Restart running services (`cloister cluster down && cloister cluster up`).\n";
+    }
+    return;
+  }
+  if (FileExists(p.cluster_toml) && !f.force)
+    Fail("cluster init", "a cluster already exists in " + g.home +
+                             " (use `cloister cluster manifest` after a rebuild, or --force to "
+                             "start over, which destroys its data)");
+  if (f.force && AnyRunning(p))
+    Fail("cluster init", "the cluster in " + g.home + " is running; `cloister cluster down` first");
+
+  auto check = [](const Status& s) {
+    if (!s.ok()) FailError("cluster init", s.error());
+  };
+  check(MakeDirs(p.home, 0700));
+  if (f.force) {
+    std::error_code ec;
+    for (const auto& d : {p.data, p.run, p.logs, p.secrets}) fs::remove_all(d, ec);
+    fs::remove(p.session, ec);
+  }
+  for (const auto& d : {p.run, p.logs, p.data, p.secrets}) check(MakeDirs(d, 0700));
+  check(MakeDirs(p.auditors, 0755));
+
+  attestation::PlatformInitOptions popts;
+  popts.force = f.force;
+  auto platform = attestation::InitPlatform(p.platform_state, popts);
+  if (!platform.ok()) FailError("cluster init", platform.error());
+
+  // Dev cluster: the auditors' private keys sit next to the cluster so
+  // `cluster manifest` can re-sign after a rebuild. In production each
+  // auditor keeps their key elsewhere and signs the manifest themselves.
+  for (int i = 1; i <= kAuditors; ++i) {
+    auto k = crypto::PrivateKey::Generate(crypto::KeyType::kEd25519);
+    if (!k.ok()) FailError("cluster init", k.error());
+    std::string base = p.auditors + "/auditor-" + std::to_string(i);
+    check(WriteFileAtomic(base + ".pub", k->public_key().Pem(), 0644));
+    check(WriteFileAtomic(base + ".key", k->Pem().view(), 0600));
+  }
+  auto manifest = WriteManifest(p);
+  if (!manifest.ok()) FailError("cluster init", manifest.error());
+  check(WriteTrust(p, f.security_level));
+
+  std::string policy_src = FindDefaultPolicy(f.policy);
+  bool have_policy = false;
+  if (!policy_src.empty()) {
+    auto text = ReadFile(policy_src, 1 << 20);
+    if (!text.ok()) FailError("cluster init", text.error());
+    check(WriteFileAtomic(p.policy, *text, 0644));
+    have_policy = true;
+  }
+
+  ClusterConfig cfg;
+  cfg.security_level = f.security_level;
+  auto port = [&](int preferred) {
+    auto r = PickPort("127.0.0.1", preferred);
+    if (!r.ok()) FailError("cluster init", r.error());
+    return "127.0.0.1:" + std::to_string(*r);
+  };
+  cfg.gateway_public = port(f.gateway_port);
+  cfg.gateway_internal = port(0);
+  cfg.auth_listen = port(0);
+  cfg.exec_listen = port(0);
+  check(cfg.Save(p.cluster_toml));
+
+  // The admin password reaches cloister-auth through a 0600 file at the
+  // first `cluster up`, which deletes it once auth has started.
+  const std::string password = GeneratePassword();
+  check(WriteFileAtomic(p.admin_password, password + "\n", 0600));
+
+  if (g.json) {
+    PrintJson({{"home", p.home},
+               {"gateway", cfg.gateway_public},
+               {"trust", p.trust},
+               {"security_level", cfg.security_level},
+               {"platform_id", platform->platform_id_hex},
+               {"manifest", manifest->entries},
+               {"missing_binaries", manifest->missing},
+               {"policy", have_policy ? p.policy : ""},
+               {"admin_user", "admin"},
+               {"admin_password", password}});
+    return;
+  }
+  std::cout << "Initialized a Cloister cluster in " << p.home << " (security level "
+            << cfg.security_level << ")\n"
+            << "  platform id:   " << platform->platform_id_hex << "\n"
+            << "  auditors:      " << kAuditors << " Ed25519 keys, threshold "
+            << kAuditorThreshold << " (" << p.auditors << ")\n"
+            << "  manifest:      " << p.manifest << "\n";
+  PrintManifest(*manifest);
+  std::cout << "  trust:         " << p.trust << "\n"
+            << "  gateway:       " << cfg.gateway_public
+            << (f.gateway_port == 0 ||
+                        cfg.gateway_public.ends_with(":" + std::to_string(f.gateway_port))
+                    ? ""
+                    : " (port " + std::to_string(f.gateway_port) + " was busy)")
+            << "\n";
+  if (!have_policy)
+    std::cerr << "warning: gateway/default_policy.toml not found; pass --policy FILE "
+                 "(the gateway will use its built-in default)\n";
+  std::cout << "\nDEV CLUSTER: the attestation root key and the auditors' private keys are "
+               "stored\nin this directory (0600). In production keep them offline.\n\n"
+            << "Admin user:     admin\n"
+            << "Admin password: " << password << "\n"
+            << "(shown once; it is applied at the first `cloister cluster up`)\n\n"
+            << "Next: cloister cluster up\n";
+}
+
+// ---- up / status / down ----
+
+struct ServiceView {
+  std::string name;
+  std::optional<pid_t> pid;
+  bool running = false;
+  std::string address;  // what it listens on (socket path for the platform)
+  bool healthy = false;
+  std::string health;   // detail
+};
+
+std::string AddressOf(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p) {
+  if (svc == "platform") return p.platform_socket;
+  if (svc == "auth") return c.auth_listen;
+  if (svc == "exec") return c.exec_listen;
+  return c.gateway_public;
+}
+
+// One health probe, no waiting.
+bool Probe(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p,
+           std::string* detail) {
+  if (svc == "platform") {
+    auto client = attestation::PlatformClient::Connect(p.platform_socket);
+    *detail = client.ok() ? "SERVING" : client.error().ToString();
+    return client.ok();
+  }
+  if (svc != "gateway") {
+    // Internal services accept attested enclaves only; the CLI is not one,
+    // so a listening port (written after the server started) is the check.
+    bool ok = FileExists(p.PortFile(svc)) && TcpConnectable(AddressOf(svc, c, p),
+                                                            std::chrono::milliseconds(500));
+    *detail = ok ? "listening" : "not listening";
+    return ok;
+  }
+  // The gateway: the same attested path a client takes.
+  auto client = sdk::Client::Connect({.gateway_address = c.gateway_public,
+                                      .trust_path = p.trust,
+                                      .connect_timeout = std::chrono::milliseconds(2000),
+                                      .call_timeout = std::chrono::milliseconds(3000)});
+  if (!client.ok()) {
+    *detail = client.error().ToString();
+    return false;
+  }
+  auto h = (*client)->Health();
+  if (!h.ok()) {
+    *detail = h.error().ToString();
+    return false;
+  }
+  *detail = h->status() + " (attested, level " + std::to_string(h->security_level()) + ")";
+  return h->status() == "SERVING";
+}
+
+ServiceView View(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p,
+                 bool probe) {
+  ServiceView v;
+  v.name = svc;
+  v.pid = ReadPidFile(p.PidFile(svc));
+  v.running = v.pid && IsServiceProcess(*v.pid, BinaryName(svc));
+  v.address = AddressOf(svc, c, p);
+  if (!v.running) {
+    v.health = "not running";
+  } else if (probe) {
+    v.healthy = Probe(svc, c, p, &v.health);
+  }
+  return v;
+}
+
+std::vector<std::string> ArgvFor(const std::string& svc, const ClusterConfig& c,
+                                 const ClusterPaths& p) {
+  const std::string bin = BinaryPath(svc);
+  if (svc == "platform")
+    return {bin, "--state", p.platform_state, "--socket", p.platform_socket, "--trust", p.trust,
+            "--log-level", c.log_level};
+  std::vector<std::string> argv = {bin,           "--trust",     p.trust,
+                                   "--port-file", p.PortFile(svc), "--data-dir",
+                                   p.DataDir(svc), "--log-level", c.log_level};
+  if (svc == "auth") {
+    argv.insert(argv.end(), {"--listen", c.auth_listen, "--db",
+                             "sqlite://" + p.DataDir("auth") + "/auth.db"});
+    if (FileExists(p.admin_password))
+      argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
+  } else if (svc == "exec") {
+    argv.insert(argv.end(), {"--listen", c.exec_listen});
+  } else if (svc == "gateway") {
+    argv.insert(argv.end(), {"--listen", c.gateway_internal, "--public-listen", c.gateway_public,
+                             "--public-port-file", p.run + "/gateway.public-port", "--auth-addr",
+                             c.auth_listen, "--exec-addr", c.exec_listen});
+    if (FileExists(p.policy)) argv.insert(argv.end(), {"--policy", p.policy});
+  }
+  return argv;
+}
+
+std::string LogTail(const std::string& path, size_t lines) {
+  auto text = ReadFile(path, 64u << 20);
+  if (!text.ok()) return "";
+  size_t pos = text->size();
+  if (pos > 0 && (*text)[pos - 1] == '\n') --pos;
+  for (size_t n = 0; n < lines && pos > 0; ++n) {
+    pos = text->rfind('\n', pos - 1);
+    if (pos == std::string::npos) {
+      pos = 0;
+      break;
+    }
+  }
+  return text->substr(pos == 0 ? 0 : pos + 1);
+}
+
+// Refuses to start binaries whose measurement is not the signed one: they
+// would be refused by their peers with a much less obvious error.
+void CheckManifestCurrent(const ClusterPaths& p) {
+  auto trust = attestation::TrustConfig::Load(p.trust);
+  if (!trust.ok()) FailError("cluster up", trust.error());
+  for (const auto& svc : kServices) {
+    std::string bin = BinaryPath(svc);
+    if (!FileExists(bin))
+      Fail("cluster up", bin + " not found; build it (cmake --build build) first");
+    auto digest = attestation::HashFile(bin);
+    if (!digest.ok()) FailError("cluster up", digest.error());
+    const auto* entry = trust->manifest.FindByMeasurement(ByteView(*digest));
+    if (entry == nullptr || entry->name() != svc)
+      Fail("cluster up", bin + " is not the binary the manifest was signed for (rebuilt?); run "
+                               "`cloister cluster manifest`, then `cloister cluster up`");
+  }
+}
+
+Status StartService(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p,
+                    bool quiet, pid_t* pid_out) {
+  // Stale files from a killed instance would make the health check pass early.
+  ::unlink(p.PortFile(svc).c_str());
+  if (svc == "gateway") ::unlink((p.run + "/gateway.public-port").c_str());
+  if (svc != "platform" && !PortFree(AddressOf(svc, c, p)) && svc != "gateway")
+    return Unavailable(svc + ": " + AddressOf(svc, c, p) + " is in use by another process");
+  if (svc == "gateway" && !PortFree(c.gateway_public))
+    return Unavailable("gateway: public port " + c.gateway_public +
+                       " is in use by another process (edit cluster.toml)");
+  CLOISTER_RETURN_IF_ERROR(MakeDirs(p.DataDir(svc), 0700));
+  CLOISTER_ASSIGN_OR_RETURN(pid_t pid, SpawnDetached(ArgvFor(svc, c, p), p.LogFile(svc)));
+  *pid_out = pid;
+  CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.PidFile(svc), std::to_string(pid) + "\n", 0600));
+
+  Progress progress("starting " + svc, quiet);
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  std::string detail;
+  for (;;) {
+    if (ReapIfExited(pid) || !IsServiceProcess(pid, BinaryName(svc))) {
+      progress.Done("FAILED");
+      return Internal(svc + " exited during start; last log lines (" + p.LogFile(svc) + "):\n" +
+                      LogTail(p.LogFile(svc), 15));
+    }
+    if (Probe(svc, c, p, &detail)) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      progress.Done("TIMEOUT");
+      return DeadlineExceeded(svc + " did not become healthy within " +
+                              std::to_string(kStartTimeout.count()) + " s (" + detail +
+                              "); see " + p.LogFile(svc));
+    }
+    progress.Tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  progress.Done("healthy, pid " + std::to_string(pid));
+  return OkStatus();
+}
+
+void RunUp(const Globals& g) {
+  const ClusterPaths p = ClusterPaths::For(g.home);
+  auto cfg = ClusterConfig::Load(p.cluster_toml);
+  if (!cfg.ok()) FailError("cluster up", cfg.error());
+  CheckManifestCurrent(p);
+  for (const auto& d : {p.run, p.logs, p.data}) {
+    Status s = MakeDirs(d, 0700);
+    if (!s.ok()) FailError("cluster up", s.error());
+  }
+  nlohmann::json services = nlohmann::json::array();
+  for (const auto& svc : kServices) {
+    ServiceView v = View(svc, *cfg, p, /*probe=*/false);
+    bool started = false;
+    if (v.running) {
+      if (!g.json) std::cerr << "  " << svc << " already running (pid " << *v.pid << ")\n";
+    } else {
+      pid_t pid = 0;
+      Status s = StartService(svc, *cfg, p, g.json, &pid);
+      if (!s.ok()) FailError("cluster up", s.error());
+      v.pid = pid;
+      started = true;
+      // The bootstrap password has been consumed (admin created or it
+      // already existed); do not leave it on disk.
+      if (svc == "auth" && FileExists(p.admin_password)) ::unlink(p.admin_password.c_str());
+    }
+    services.push_back({{"name", svc}, {"pid", *v.pid}, {"address", v.address},
+                        {"started", started}});
+  }
+  // Whatever was already running must be healthy too.
+  std::string detail;
+  if (!Probe("gateway", *cfg, p, &detail))
+    Fail("cluster up", "the gateway is running but not healthy: " + detail);
+  if (g.json) {
+    PrintJson({{"gateway", cfg->gateway_public},
+               {"trust", p.trust},
+               {"logs", p.logs},
+               {"services", services}});
+    return;
+  }
+  std::cout << "Cluster is up.\n"
+            << "  gateway (public, attested): " << cfg->gateway_public << "\n"
+            << "  trust file for clients:     " << p.trust << "\n"
+            << "  logs:                       " << p.logs << "/<service>.log\n"
+            << "Next: cloister login --user admin\n";
+}
+
+void RunStatus(const Globals& g) {
+  const ClusterPaths p = ClusterPaths::For(g.home);
+  auto cfg = ClusterConfig::Load(p.cluster_toml);
+  if (!cfg.ok()) FailError("cluster status", cfg.error());
+  nlohmann::json arr = nlohmann::json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& svc : kServices) {
+    ServiceView v = View(svc, *cfg, p, /*probe=*/true);
+    arr.push_back({{"name", svc},
+                   {"pid", v.running ? nlohmann::json(*v.pid) : nlohmann::json(nullptr)},
+                   {"running", v.running},
+                   {"address", v.address},
+                   {"healthy", v.healthy},
+                   {"health", v.health}});
+    rows.push_back({svc, v.running ? std::to_string(*v.pid) : "-", v.running ? "yes" : "no",
+                    v.address, v.health});
+  }
+  if (g.json) {
+    PrintJson({{"home", p.home}, {"gateway", cfg->gateway_public}, {"services", arr}});
+  } else {
+    PrintTable({"SERVICE", "PID", "RUNNING", "ADDRESS", "HEALTH"}, rows);
+  }
+}
+
+void RunDown(const Globals& g) {
+  const ClusterPaths p = ClusterPaths::For(g.home);
+  nlohmann::json arr = nlohmann::json::array();
+  for (auto it = kServices.rbegin(); it != kServices.rend(); ++it) {
+    const std::string& svc = *it;
+    auto pid = ReadPidFile(p.PidFile(svc));
+    std::string outcome = "not running";
+    if (pid && IsServiceProcess(*pid, BinaryName(svc))) {
+      bool killed = StopProcess(*pid, BinaryName(svc),
+                                std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
+      outcome = killed ? "killed (did not stop within 10 s)" : "stopped";
+    }
+    ::unlink(p.PidFile(svc).c_str());
+    ::unlink(p.PortFile(svc).c_str());
+    arr.push_back({{"name", svc}, {"outcome", outcome}});
+    if (!g.json) std::cout << "  " << svc << ": " << outcome << "\n";
+  }
+  if (g.json) PrintJson({{"services", arr}});
+}
+
+void RunLogs(const ClusterFlags& f, const Globals& g) {
+  const ClusterPaths p = ClusterPaths::For(g.home);
+  if (std::find(kServices.begin(), kServices.end(), f.service) == kServices.end())
+    Fail("cluster logs", "unknown service '" + f.service + "' (platform, auth, exec, gateway)");
+  if (!FileExists(p.LogFile(f.service)))
+    Fail("cluster logs", "no log yet at " + p.LogFile(f.service));
+  std::cout << LogTail(p.LogFile(f.service), f.lines);
+}
+
+CommandRegistrar reg("cluster", [](CLI::App& app, Globals& g) {
+  auto* cluster = app.add_subcommand("cluster", "a single-node attested cluster in --home");
+  cluster->require_subcommand(1);
+  auto flags = std::make_shared<ClusterFlags>();
+
+  auto* init = cluster->add_subcommand(
+      "init", "create platform state, auditor keys, signed manifest, trust.toml, admin user");
+  init->add_option("--security-level", flags->security_level, "cluster security level 1..5")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str();
+  init->add_flag("--force", flags->force, "start over: replaces everything, destroys its data");
+  init->add_flag("--refresh-manifest", flags->refresh_manifest,
+                 "only re-measure and re-sign the service binaries (after a rebuild)");
+  init->add_option("--gateway-port", flags->gateway_port,
+                   "public gateway port on 127.0.0.1 (a free one is chosen if busy; 0: any)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  init->add_option("--policy", flags->policy,
+                   "gateway policy to copy (default: gateway/default_policy.toml)");
+  init->add_flag("--json", g.json, "machine-readable output (includes the admin password)");
+  init->callback([flags, &g] { RunInit(*flags, g); });
+
+  auto* manifest = cluster->add_subcommand(
+      "manifest", "re-measure and re-sign the service binaries (after a rebuild)");
+  manifest->add_flag("--json", g.json, "machine-readable output");
+  manifest->callback([flags, &g] {
+    ClusterFlags f = *flags;
+    f.refresh_manifest = true;
+    RunInit(f, g);
+  });
+
+  auto* up = cluster->add_subcommand(
+      "up", "start every service that is not running and wait until the cluster is healthy");
+  up->add_flag("--json", g.json, "machine-readable output");
+  up->callback([&g] { RunUp(g); });
+
+  auto* status = cluster->add_subcommand("status", "each service: pid, running, address, health");
+  status->add_flag("--json", g.json, "machine-readable output");
+  status->callback([&g] { RunStatus(g); });
+
+  auto* down = cluster->add_subcommand("down", "stop all services (SIGTERM, SIGKILL after 10 s)");
+  down->add_flag("--json", g.json, "machine-readable output");
+  down->callback([&g] { RunDown(g); });
+
+  auto* logs = cluster->add_subcommand("logs", "print the end of a service's log");
+  logs->add_option("service", flags->service, "platform, auth, exec or gateway")->required();
+  logs->add_option("--lines,-n", flags->lines, "number of lines")->capture_default_str();
+  logs->callback([flags, &g] { RunLogs(*flags, g); });
+});
+
+}  // namespace
+}  // namespace cloister::cli

@@ -1,0 +1,161 @@
+// Cluster layout, cluster.toml and session.json; see session.h.
+#include "cli/session.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/output.h"
+#include "common/config.h"
+#include "common/fs.h"
+
+namespace cloister::cli {
+
+ClusterPaths ClusterPaths::For(const std::string& home) {
+  ClusterPaths p;
+  p.home = home;
+  p.cluster_toml = home + "/cluster.toml";
+  p.trust = home + "/trust.toml";
+  p.manifest = home + "/manifest.bin";
+  p.policy = home + "/policy.toml";
+  p.platform_state = home + "/platform-state";
+  p.auditors = home + "/auditors";
+  p.secrets = home + "/secrets";
+  p.admin_password = home + "/secrets/admin-password";
+  p.run = home + "/run";
+  p.logs = home + "/logs";
+  p.data = home + "/data";
+  p.session = home + "/session.json";
+  p.platform_socket = home + "/run/platform.sock";
+  return p;
+}
+
+Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
+  if (!FileExists(path))
+    return NotFound(path + " does not exist: run `cloister cluster init` first",
+                    "CLUSTER_NOT_INITIALIZED");
+  CLOISTER_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Load(path));
+  CLOISTER_RETURN_IF_ERROR(cfg.CheckKnownKeys({"cluster.*", "gateway.*", "auth.*", "exec.*"}));
+  ClusterConfig c;
+  CLOISTER_ASSIGN_OR_RETURN(int64_t level, cfg.GetInt("cluster.security_level", 2, 1, 5));
+  c.security_level = static_cast<int>(level);
+  CLOISTER_ASSIGN_OR_RETURN(c.log_level, cfg.GetString("cluster.log_level", "info"));
+  CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
+  CLOISTER_ASSIGN_OR_RETURN(c.gateway_internal, cfg.RequireString("gateway.listen"));
+  CLOISTER_ASSIGN_OR_RETURN(c.auth_listen, cfg.RequireString("auth.listen"));
+  CLOISTER_ASSIGN_OR_RETURN(c.exec_listen, cfg.RequireString("exec.listen"));
+  return c;
+}
+
+Status ClusterConfig::Save(const std::string& path) const {
+  std::string t;
+  t += "# Cloister single-node cluster (written by `cloister cluster init`).\n";
+  t += "# Internal ports are fixed so a restarted service is found again.\n";
+  t += "[cluster]\nsecurity_level = " + std::to_string(security_level) + "\n";
+  t += "log_level = \"" + log_level + "\"\n\n";
+  t += "[gateway]\n# The only public endpoint (RA-TLS server certificate).\n";
+  t += "public_listen = \"" + gateway_public + "\"\nlisten = \"" + gateway_internal + "\"\n\n";
+  t += "[auth]\nlisten = \"" + auth_listen + "\"\n\n";
+  t += "[exec]\nlisten = \"" + exec_listen + "\"\n";
+  return WriteFileAtomic(path, t, 0644);
+}
+
+Result<SavedSession> LoadSession(const ClusterPaths& paths) {
+  if (!FileExists(paths.session)) return Unauthenticated("not logged in", sdk::kNotLoggedIn);
+  CLOISTER_RETURN_IF_ERROR(CheckPrivateFile(paths.session));
+  CLOISTER_ASSIGN_OR_RETURN(std::string text, ReadFile(paths.session, 1 << 20));
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return DataLoss(paths.session + " is not valid JSON; run `cloister login` again");
+  SavedSession s;
+  auto str = [&](const char* k) {
+    return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+  };
+  s.gateway = str("gateway");
+  s.trust_path = str("trust");
+  s.session.token = str("token");
+  s.session.refresh_token = str("refresh_token");
+  s.session.api_key = str("api_key");
+  if (j.contains("expires_unix") && j["expires_unix"].is_number_integer())
+    s.session.expires_unix = j["expires_unix"].get<int64_t>();
+  s.session.user.set_username(str("username"));
+  s.session.user.set_user_id(str("user_id"));
+  if (s.gateway.empty() || (s.session.token.empty() && s.session.api_key.empty()))
+    return Unauthenticated("the saved session is incomplete", sdk::kNotLoggedIn);
+  return s;
+}
+
+Status SaveSession(const ClusterPaths& paths, const SavedSession& s) {
+  nlohmann::json j;
+  j["gateway"] = s.gateway;
+  j["trust"] = s.trust_path;
+  j["username"] = s.session.user.username();
+  j["user_id"] = s.session.user.user_id();
+  j["token"] = s.session.token;
+  j["expires_unix"] = s.session.expires_unix;
+  j["refresh_token"] = s.session.refresh_token;
+  if (!s.session.api_key.empty()) j["api_key"] = s.session.api_key;
+  CLOISTER_RETURN_IF_ERROR(MakeDirs(paths.home, 0700));
+  return WriteFileAtomic(paths.session, j.dump(2) + "\n", 0600);
+}
+
+void RemoveSession(const ClusterPaths& paths) { ::unlink(paths.session.c_str()); }
+
+Result<GatewayTarget> DefaultGateway(const ClusterPaths& paths) {
+  auto saved = LoadSession(paths);
+  if (saved.ok()) return GatewayTarget{saved->gateway, saved->trust_path};
+  CLOISTER_ASSIGN_OR_RETURN(ClusterConfig cfg, ClusterConfig::Load(paths.cluster_toml));
+  return GatewayTarget{cfg.gateway_public, paths.trust};
+}
+
+std::unique_ptr<sdk::Client> ConnectForCommand(const Globals& g, std::string_view cmd,
+                                               bool need_login) {
+  ClusterPaths paths = ClusterPaths::For(g.home);
+  std::optional<SavedSession> saved;
+  GatewayTarget target;
+  if (need_login) {
+    auto s = LoadSession(paths);
+    if (!s.ok()) FailError(cmd, s.error());
+    saved = std::move(*s);
+    target = {saved->gateway, saved->trust_path};
+  } else {
+    auto t = DefaultGateway(paths);
+    if (!t.ok()) FailError(cmd, t.error());
+    target = *t;
+  }
+  auto client = sdk::Client::Connect({.gateway_address = target.address,
+                                      .trust_path = target.trust_path});
+  if (!client.ok()) FailError(cmd, client.error());
+  if (saved) (*client)->Resume(saved->session);
+  return std::move(*client);
+}
+
+void PersistSession(const Globals& g, sdk::Client& client) {
+  ClusterPaths paths = ClusterPaths::For(g.home);
+  auto saved = LoadSession(paths);
+  auto now = client.session();
+  if (!saved.ok() || !now) return;
+  if (saved->session.token == now->token && saved->session.refresh_token == now->refresh_token)
+    return;
+  saved->session.token = now->token;
+  saved->session.expires_unix = now->expires_unix;
+  saved->session.refresh_token = now->refresh_token;
+  Status st = SaveSession(paths, *saved);
+  if (!st.ok()) std::fprintf(stderr, "warning: could not save the refreshed session: %s\n",
+                             st.ToString().c_str());
+}
+
+nlohmann::json UserJson(const api::User& u) {
+  nlohmann::json roles = nlohmann::json::array();
+  for (int r : u.roles()) roles.push_back(sdk::RoleName(static_cast<api::Role>(r)));
+  return {{"user_id", u.user_id()},     {"username", u.username()}, {"roles", roles},
+          {"disabled", u.disabled()},   {"created_unix", u.created_unix()}};
+}
+
+std::string RolesText(const api::User& u) {
+  std::string s;
+  for (int r : u.roles()) s += (s.empty() ? "" : ",") + sdk::RoleName(static_cast<api::Role>(r));
+  return s;
+}
+
+}  // namespace cloister::cli
