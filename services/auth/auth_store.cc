@@ -240,6 +240,12 @@ Status AuthStore::Prune(storage::Executor& ex, int64_t now) {
       ex.Execute("DELETE FROM sessions WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE "
                  "r.session_id = sessions.session_id) AND NOT EXISTS (SELECT 1 FROM "
                  "access_tokens a WHERE a.session_id = sessions.session_id)"));
+  // Failure counters older than a day are forgotten anyway (AuthCore resets
+  // them); dropping them bounds the table under a flood of made-up names.
+  int64_t day_ago_ms = (now - 24 * 3600) * 1000;
+  CLOISTER_RETURN_IF_ERROR(ex.Execute(
+      "DELETE FROM login_throttle WHERE last_failure_ms < ? AND locked_until_ms < ?",
+      {day_ago_ms, now * 1000}));
   return ex.Execute("DELETE FROM revocations WHERE relevant_until <= ?", {now});
 }
 
