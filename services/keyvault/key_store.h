@@ -1,0 +1,170 @@
+// KeyStore: cloister-keyvault's durable state (keys, versions, grants) in
+// the storage/ engine, with every version's key material SEALED before it
+// is written and unsealed only into enclave memory (a small cache of
+// KeyMaterial, zeroized when dropped).
+//
+//   auto store = *KeyStore::Open("sqlite:///data/keyvault.db",
+//                                std::make_unique<PlatformSealer>(&enclave->platform()));
+//   auto rec = *store->Create({.name = "db", .type = KEY_TYPE_AES256_GCM, ...}, material, now);
+//   auto mat = *store->Material(rec, rec.latest_version);
+//
+// Sealing: the service uses the platform's MRENCLAVE policy, so only this
+// exact binary on this node can open a version; a copied database opened by
+// any other binary (or on another node) yields DataLoss [SEAL_AUTH_FAILED].
+// The sealing aad binds key uid, version and type, so sealed blobs cannot be
+// swapped between rows either.
+//
+// Crash atomicity: Create and AddVersion (rotate, import of a new version)
+// write the sealed version row and the key's latest_version in ONE
+// transaction; after a crash the key is at the old or the new version.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attestation/platform/platform_client.h"
+#include "services/keyvault/key_ops.h"
+#include "storage/engine.h"
+
+namespace cloister::keyvault_store {
+
+using keyvault_ops::KeyMaterial;
+using keyvault_ops::OpMask;
+
+namespace reason {
+inline constexpr const char* kKeyNotFound = "KEY_NOT_FOUND";
+inline constexpr const char* kKeyExists = "KEY_ALREADY_EXISTS";
+inline constexpr const char* kVersionNotFound = "KEY_VERSION_NOT_FOUND";
+inline constexpr const char* kStoreInconsistent = "KEY_STORE_INCONSISTENT";
+}  // namespace reason
+
+// Seals and unseals key material. The production one is PlatformSealer;
+// tests and benches use AeadSealer with a key they hold.
+class Sealer {
+ public:
+  virtual ~Sealer() = default;
+  virtual Result<Bytes> Seal(ByteView plaintext, ByteView aad) = 0;
+  // DataLoss [SEAL_AUTH_FAILED] when the blob was not sealed by this sealer.
+  virtual Result<SecretBytes> Unseal(ByteView blob, ByteView aad) = 0;
+};
+
+// MRENCLAVE sealing through the node's platform daemon (attestation/sealing.h).
+class PlatformSealer final : public Sealer {
+ public:
+  // `client` must outlive the sealer.
+  explicit PlatformSealer(attestation::PlatformClient* client) : client_(client) {}
+  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override;
+  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override;
+
+ private:
+  attestation::PlatformClient* client_;
+};
+
+// AES-256-GCM under a caller-held key (unit tests, in-process bench).
+class AeadSealer final : public Sealer {
+ public:
+  explicit AeadSealer(SecretBytes key) : key_(std::move(key)) {}
+  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override;
+  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override;
+
+ private:
+  SecretBytes key_;
+};
+
+struct KeyRecord {
+  std::string name;
+  std::string uid;  // random per key: a re-created name never meets old cache entries
+  keyvault::KeyType type = keyvault::KEY_TYPE_UNSPECIFIED;
+  std::string owner;
+  bool exportable = false;
+  OpMask allowed = 0;
+  keyvault::KeyState state = keyvault::KEY_STATE_ENABLED;
+  uint32_t latest_version = 0;
+  uint32_t min_decryption_version = 1;
+  int64_t created_unix = 0;
+  int64_t deletion_unix = 0;
+};
+
+struct VersionRecord {
+  uint32_t version = 0;
+  int64_t created_unix = 0;
+  Bytes public_spki;  // empty for symmetric keys
+};
+
+struct GrantRecord {
+  std::string grant_id;
+  std::string name;
+  std::string grantee;
+  OpMask ops = 0;
+  int64_t expires_unix = 0;  // 0: never
+  int64_t created_unix = 0;
+};
+
+struct NewKey {
+  std::string name;
+  keyvault::KeyType type = keyvault::KEY_TYPE_UNSPECIFIED;
+  std::string owner;
+  bool exportable = false;
+  OpMask allowed = 0;
+};
+
+class KeyStore {
+ public:
+  static Result<std::unique_ptr<KeyStore>> Open(std::string_view url, std::unique_ptr<Sealer> sealer);
+
+  // AlreadyExists [KEY_ALREADY_EXISTS] if the name is taken.
+  Result<KeyRecord> Create(const NewKey& key, const KeyMaterial& material, int64_t now);
+  // nullopt when absent (a key whose deletion time has passed is destroyed
+  // here, on first sight).
+  Result<std::optional<KeyRecord>> Get(std::string_view name, int64_t now);
+  // Keys owned by `user` or with a live grant for `user`; all keys if `all`.
+  Result<std::vector<KeyRecord>> List(std::string_view user, bool all, int64_t now);
+  Result<std::vector<VersionRecord>> Versions(const KeyRecord& key);
+  Result<std::vector<GrantRecord>> Grants(std::string_view name);
+  // Union of the operations of `user`'s live grants on `name` (0 if none).
+  Result<OpMask> GrantedOps(std::string_view name, std::string_view user, int64_t now);
+
+  // Adds version latest+1 and makes it latest (optionally raising the
+  // minimum decryption version), in one transaction. `expected_latest`
+  // guards against a concurrent rotation: Aborted if it moved.
+  Result<KeyRecord> AddVersion(const KeyRecord& key, const KeyMaterial& material,
+                               uint32_t min_decryption_version, int64_t now);
+  Result<KeyRecord> SetMinDecryptionVersion(const KeyRecord& key, uint32_t v);
+  Result<KeyRecord> SetState(const KeyRecord& key, keyvault::KeyState state, int64_t deletion_unix);
+
+  Result<GrantRecord> AddGrant(GrantRecord g);
+  // false if no such grant on that key.
+  Result<bool> RevokeGrant(std::string_view name, std::string_view grant_id);
+
+  // The unsealed material of one version (cached in enclave memory).
+  // NotFound [KEY_VERSION_NOT_FOUND]; DataLoss [SEAL_AUTH_FAILED] if the
+  // sealed blob does not open for this binary.
+  Result<std::shared_ptr<const KeyMaterial>> Material(const KeyRecord& key, uint32_t version);
+
+  // The vault's RSA-3072 import-wrapping key (generated and sealed on first use).
+  Result<crypto::PrivateKey> WrappingKey();
+
+  storage::Engine& engine() { return *db_; }
+
+  KeyStore(std::unique_ptr<storage::Engine> db, std::unique_ptr<Sealer> sealer)
+      : db_(std::move(db)), sealer_(std::move(sealer)) {}
+
+ private:
+  Result<std::optional<KeyRecord>> Load(storage::Executor& ex, std::string_view name);
+  Status Purge(const KeyRecord& key);
+  Result<Bytes> SealMaterial(const KeyRecord& key, uint32_t version, const KeyMaterial& m);
+
+  std::unique_ptr<storage::Engine> db_;
+  std::unique_ptr<Sealer> sealer_;
+  std::mutex mu_;  // guards cache_ and wrapping_
+  std::map<std::string, std::shared_ptr<const KeyMaterial>> cache_;  // "uid/version"
+  std::optional<crypto::PrivateKey> wrapping_;
+};
+
+}  // namespace cloister::keyvault_store

@@ -1,0 +1,180 @@
+// cloister-keyvault's request handling: KeyVaultCore (access checks, key
+// lifecycle, crypto, audit) and KeyVaultService (the gRPC KeyVaultBackend,
+// which admits only gateway-granted calls and hands the core the grant's
+// principal).
+//
+//   KeyVaultCore core(store.get(), audit);
+//   KeyVaultService svc(&verifier, &core, enclave->security_level());
+//   runner.Serve({&svc});
+//
+// Access (docs/keyvault.md): the owner may do everything the key's policy
+// allows plus management (rotate, grants, disable/enable, deletion, import
+// of a new version); a grantee only the operations of its live grants (read
+// from storage at every call, so revocation and expiry act at once); anyone
+// else sees KEY_NOT_FOUND, as if the key did not exist. Admins may list and
+// describe every key's metadata but not use keys. Every call is audited
+// (principal, key, version, operation, outcome; never data or key material)
+// and a failed audit write fails the call.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "proto/keyvault.grpc.pb.h"
+#include "services/common/audit_log.h"
+#include "services/common/grant_verifier.h"
+#include "services/keyvault/key_store.h"
+
+namespace cloister::keyvault_service {
+
+namespace reason {
+inline constexpr const char* kUnauthenticated = "KEYVAULT_UNAUTHENTICATED";
+inline constexpr const char* kNotOwner = "NOT_KEY_OWNER";
+inline constexpr const char* kNotGranted = "OPERATION_NOT_GRANTED";
+inline constexpr const char* kNotAllowed = "OPERATION_NOT_ALLOWED";
+inline constexpr const char* kDisabled = "KEY_DISABLED";
+inline constexpr const char* kPendingDeletion = "KEY_PENDING_DELETION";
+inline constexpr const char* kNotPendingDeletion = "KEY_NOT_PENDING_DELETION";
+inline constexpr const char* kNotExportable = "KEY_NOT_EXPORTABLE";
+inline constexpr const char* kKeyMismatch = "CIPHERTEXT_KEY_MISMATCH";
+inline constexpr const char* kVersionRetired = "KEY_VERSION_RETIRED";
+inline constexpr const char* kPayloadTooLarge = "PAYLOAD_TOO_LARGE";
+inline constexpr const char* kBatchTooLarge = "BATCH_TOO_LARGE";
+inline constexpr const char* kVersionInvalid = "KEY_VERSION_INVALID";
+inline constexpr const char* kWaitingPeriod = "WAITING_PERIOD_INVALID";
+inline constexpr const char* kGrantInvalid = "GRANT_INVALID";
+inline constexpr const char* kGrantNotFound = "GRANT_NOT_FOUND";
+inline constexpr const char* kImportTypeMismatch = "IMPORT_TYPE_MISMATCH";
+inline constexpr const char* kAuditUnavailable = "AUDIT_UNAVAILABLE";
+}  // namespace reason
+
+inline constexpr size_t kMaxPayload = 1u << 20;         // one plaintext / message
+inline constexpr size_t kMaxAad = 64u << 10;
+inline constexpr size_t kMaxBatchItems = 100'000;
+inline constexpr size_t kMaxBatchBytes = 32u << 20;
+inline constexpr int64_t kDefaultDeletionWaitS = 7 * 86400;
+inline constexpr int64_t kMaxDeletionWaitS = 30 * 86400;
+
+// Who is calling, as established by the gateway's grant. Built only by
+// KeyVaultService from an Authorized<Req> (and by tests/benches that drive
+// the core directly).
+struct Caller {
+  std::string user_id;
+  bool is_admin = false;
+  std::string request_id;
+};
+
+class KeyVaultCore {
+ public:
+  // `store` must outlive the core; `audit` may be null (unit tests, bench).
+  // `clock` returns unix seconds (tests move time forward).
+  KeyVaultCore(keyvault_store::KeyStore* store, services::AuditLog* audit,
+               std::function<int64_t()> clock = {});
+
+  // Thread-safe. Each returns the codes/reasons documented in docs/keyvault.md.
+  Result<keyvault::CreateKeyResponse> CreateKey(const Caller& c, const keyvault::CreateKeyRequest& r);
+  Result<keyvault::ListKeysResponse> ListKeys(const Caller& c, const keyvault::ListKeysRequest& r);
+  Result<keyvault::DescribeKeyResponse> DescribeKey(const Caller& c,
+                                                    const keyvault::DescribeKeyRequest& r);
+  Result<keyvault::RotateKeyResponse> RotateKey(const Caller& c, const keyvault::RotateKeyRequest& r);
+  Result<keyvault::SetMinDecryptionVersionResponse> SetMinDecryptionVersion(
+      const Caller& c, const keyvault::SetMinDecryptionVersionRequest& r);
+  Result<keyvault::SetKeyEnabledResponse> SetKeyEnabled(const Caller& c,
+                                                        const keyvault::SetKeyEnabledRequest& r);
+  Result<keyvault::ScheduleKeyDeletionResponse> ScheduleKeyDeletion(
+      const Caller& c, const keyvault::ScheduleKeyDeletionRequest& r);
+  Result<keyvault::CancelKeyDeletionResponse> CancelKeyDeletion(
+      const Caller& c, const keyvault::CancelKeyDeletionRequest& r);
+  Result<keyvault::CreateGrantResponse> CreateGrant(const Caller& c,
+                                                    const keyvault::CreateGrantRequest& r);
+  Result<keyvault::RevokeGrantResponse> RevokeGrant(const Caller& c,
+                                                    const keyvault::RevokeGrantRequest& r);
+  Result<keyvault::EncryptResponse> Encrypt(const Caller& c, const keyvault::EncryptRequest& r);
+  Result<keyvault::DecryptResponse> Decrypt(const Caller& c, const keyvault::DecryptRequest& r);
+  Result<keyvault::GenerateDataKeyResponse> GenerateDataKey(
+      const Caller& c, const keyvault::GenerateDataKeyRequest& r);
+  Result<keyvault::RewrapResponse> Rewrap(const Caller& c, const keyvault::RewrapRequest& r);
+  Result<keyvault::BatchEncryptResponse> BatchEncrypt(const Caller& c,
+                                                      const keyvault::BatchEncryptRequest& r);
+  Result<keyvault::BatchDecryptResponse> BatchDecrypt(const Caller& c,
+                                                      const keyvault::BatchDecryptRequest& r);
+  Result<keyvault::SignResponse> Sign(const Caller& c, const keyvault::SignRequest& r);
+  Result<keyvault::VerifyResponse> Verify(const Caller& c, const keyvault::VerifyRequest& r);
+  Result<keyvault::BatchSignResponse> BatchSign(const Caller& c, const keyvault::BatchSignRequest& r);
+  Result<keyvault::HmacResponse> Hmac(const Caller& c, const keyvault::HmacRequest& r);
+  Result<keyvault::VerifyHmacResponse> VerifyHmac(const Caller& c,
+                                                  const keyvault::VerifyHmacRequest& r);
+  Result<keyvault::GetWrappingKeyResponse> GetWrappingKey(const Caller& c,
+                                                          const keyvault::GetWrappingKeyRequest& r);
+  Result<keyvault::ImportKeyResponse> ImportKey(const Caller& c, const keyvault::ImportKeyRequest& r);
+  Result<keyvault::ExportKeyResponse> ExportKey(const Caller& c, const keyvault::ExportKeyRequest& r);
+
+ private:
+  // What one call touched, for its audit entry.
+  struct Trace {
+    std::string key;
+    uint32_t version = 0;
+  };
+  template <typename Resp, typename Fn>
+  Result<Resp> Audited(const Caller& c, std::string_view op, Fn fn);
+  Status CheckCaller(const Caller& c) const;
+  // Loads `name` and checks that `c` may do `op` on it
+  // (OPERATION_UNSPECIFIED = owner-only management).
+  Result<keyvault_store::KeyRecord> Authorize(const Caller& c, std::string_view name,
+                                              keyvault::Operation op, Trace& t);
+  // Checks the version is usable for decryption-side operations.
+  Status CheckVersion(const keyvault_store::KeyRecord& k, uint32_t version) const;
+  Result<keyvault::KeyMetadata> Metadata(const keyvault_store::KeyRecord& k, bool detailed,
+                                         bool with_grants);
+  Result<Bytes> DecryptOne(const keyvault_store::KeyRecord& k, std::string_view ciphertext,
+                           ByteView aad, uint32_t* version);
+
+  keyvault_store::KeyStore* store_;
+  services::AuditLog* audit_;
+  std::function<int64_t()> clock_;
+};
+
+// The gRPC face: Admit (grant check) → Caller → core → ToGrpcStatus.
+class KeyVaultService final : public keyvault::KeyVaultBackend::Service {
+ public:
+  KeyVaultService(services::GrantVerifier* verifier, KeyVaultCore* core, int security_level)
+      : verifier_(verifier), core_(core), security_level_(security_level) {}
+
+#define CLOISTER_KV_METHOD(M) \
+  grpc::Status M(grpc::ServerContext* ctx, const keyvault::M##Request* req, \
+                 keyvault::M##Response* resp) override;
+  CLOISTER_KV_METHOD(CreateKey)
+  CLOISTER_KV_METHOD(ListKeys)
+  CLOISTER_KV_METHOD(DescribeKey)
+  CLOISTER_KV_METHOD(RotateKey)
+  CLOISTER_KV_METHOD(SetMinDecryptionVersion)
+  CLOISTER_KV_METHOD(SetKeyEnabled)
+  CLOISTER_KV_METHOD(ScheduleKeyDeletion)
+  CLOISTER_KV_METHOD(CancelKeyDeletion)
+  CLOISTER_KV_METHOD(CreateGrant)
+  CLOISTER_KV_METHOD(RevokeGrant)
+  CLOISTER_KV_METHOD(Encrypt)
+  CLOISTER_KV_METHOD(Decrypt)
+  CLOISTER_KV_METHOD(GenerateDataKey)
+  CLOISTER_KV_METHOD(Rewrap)
+  CLOISTER_KV_METHOD(BatchEncrypt)
+  CLOISTER_KV_METHOD(BatchDecrypt)
+  CLOISTER_KV_METHOD(Sign)
+  CLOISTER_KV_METHOD(Verify)
+  CLOISTER_KV_METHOD(BatchSign)
+  CLOISTER_KV_METHOD(Hmac)
+  CLOISTER_KV_METHOD(VerifyHmac)
+  CLOISTER_KV_METHOD(GetWrappingKey)
+  CLOISTER_KV_METHOD(ImportKey)
+  CLOISTER_KV_METHOD(ExportKey)
+#undef CLOISTER_KV_METHOD
+  grpc::Status Health(grpc::ServerContext* ctx, const keyvault::KeyVaultHealthRequest* req,
+                      keyvault::KeyVaultHealthResponse* resp) override;
+
+ private:
+  services::GrantVerifier* verifier_;
+  KeyVaultCore* core_;
+  int security_level_;
+};
+
+}  // namespace cloister::keyvault_service

@@ -1,0 +1,38 @@
+// cloister-keyvault: the HSM-like key service behind the gateway. Accepts
+// calls only from the attested gateway (with a grant); keys are generated
+// and used in this enclave and sealed at rest with its MRENCLAVE sealing
+// key. Extra flag:
+//   --db URL   storage URL (default sqlite:///<data-dir>/keyvault.db)
+#include <filesystem>
+#include <iostream>
+
+#include "services/common/service_runner.h"
+#include "services/keyvault/keyvault_service.h"
+
+int main(int argc, char** argv) {
+  using namespace cloister;
+  services::ServiceRunner runner("keyvault", {"gateway"});
+  std::string db_url;
+  runner.app().add_option("--db", db_url, "storage URL (default sqlite:///<data-dir>/keyvault.db)");
+  if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
+  auto* enclave = runner.StartEnclave();
+  if (enclave == nullptr) return 2;
+  auto* audit = runner.OpenAudit();
+  if (audit == nullptr) return 2;
+  if (db_url.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(runner.data_dir(), ec);
+    db_url = "sqlite://" + std::filesystem::absolute(runner.data_dir() + "/keyvault.db").string();
+  }
+  auto store = keyvault_store::KeyStore::Open(
+      db_url, std::make_unique<keyvault_store::PlatformSealer>(&enclave->platform()));
+  if (!store.ok()) {
+    std::cerr << "cloister-keyvault: cannot open the key store: " << store.error().ToString()
+              << std::endl;
+    return 2;
+  }
+  services::GrantVerifier verifier(enclave, {"gateway"}, audit);
+  keyvault_service::KeyVaultCore core(store->get(), audit);
+  keyvault_service::KeyVaultService service(&verifier, &core, enclave->security_level());
+  return runner.Serve({&service});
+}
