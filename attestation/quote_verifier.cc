@@ -2,6 +2,8 @@
 #include "attestation/quote_verifier.h"
 
 #include <chrono>
+#include <map>
+#include <mutex>
 
 #include "attestation/launch_log.h"
 #include "common/crypto/hash.h"
@@ -40,6 +42,78 @@ Status CheckLaunchLog(const QuoteBody& body, const LaunchLog* log, const Manifes
                         "', digest " + Short(ev.data_digest()) + ") is not a reference value");
   }
   return OkStatus();
+}
+
+// Verified attestation-key chains, keyed by SHA-256(root DER ‖ chain DERs).
+// X.509 chain building costs ~8x the quote signature check, and every
+// handshake from a node presents the same attestation certificate; the
+// entry lives until the earliest not_after in the chain, so an expired
+// certificate is never accepted from the cache.
+class ChainCache {
+ public:
+  struct Entry {
+    crypto::PublicKey key;
+    int64_t valid_until_s;
+  };
+  std::optional<crypto::PublicKey> Find(const std::string& id, int64_t now_s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(id);
+    if (it == entries_.end() || it->second.valid_until_s < now_s) return std::nullopt;
+    return it->second.key;
+  }
+  void Put(const std::string& id, Entry e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.size() >= 256) entries_.clear();
+    entries_.insert_or_assign(id, std::move(e));
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
+
+ChainCache& Chains() {
+  static ChainCache* cache = [] {
+    static ChainCache c;
+    return &c;
+  }();
+  return *cache;
+}
+
+// Check 1a: the attestation key's chain ends at the trusted root. Returns
+// the attestation public key.
+Result<crypto::PublicKey> VerifiedAttestationKey(const Quote& quote, const crypto::Certificate& root,
+                                                 int64_t now_ms) {
+  crypto::Sha256Hasher h;
+  h.Update(root.Der());
+  for (const auto& der : quote.cert_chain_der()) {
+    h.Update(std::string_view("|"));
+    h.Update(AsBytes(der));
+  }
+  const std::string id = HexEncode(h.Finish());
+  const int64_t now_s = now_ms / 1000;
+  if (auto key = Chains().Find(id, now_s)) return *key;
+
+  auto ak_cert = crypto::Certificate::FromDer(AsBytes(quote.cert_chain_der(0)));
+  if (!ak_cert.ok())
+    return Refuse(reason::kQuoteMalformed, "attestation certificate does not parse");
+  std::vector<crypto::Certificate> intermediates;
+  int64_t until = ak_cert->not_after();
+  for (int i = 1; i < quote.cert_chain_der_size(); ++i) {
+    auto c = crypto::Certificate::FromDer(AsBytes(quote.cert_chain_der(i)));
+    if (!c.ok()) return Refuse(reason::kQuoteMalformed, "quote chain certificate does not parse");
+    until = std::min(until, c->not_after());
+    intermediates.push_back(*std::move(c));
+  }
+  if (auto st = crypto::VerifyChain(*ak_cert, intermediates, root, now_s); !st.ok())
+    return Refuse(reason::kChainUntrusted,
+                  "quote is not signed by a platform of the trusted attestation root: " +
+                      st.error().message());
+  if (ak_cert->public_key().type() != crypto::KeyType::kEcdsaP256)
+    return Refuse(reason::kQuoteMalformed, "attestation key is not ECDSA P-256");
+  until = std::min(until, root.not_after());
+  Chains().Put(id, {ak_cert->public_key(), until});
+  return ak_cert->public_key();
 }
 
 }  // namespace
@@ -81,23 +155,9 @@ Result<VerifiedPeer> VerifyQuote(const Quote& quote, ByteView expected_binding,
     return Refuse(reason::kQuoteMalformed, "quote certificate chain has " +
                                                std::to_string(quote.cert_chain_der_size()) +
                                                " certificates (1..4 allowed)");
-  auto ak_cert = crypto::Certificate::FromDer(AsBytes(quote.cert_chain_der(0)));
-  if (!ak_cert.ok())
-    return Refuse(reason::kQuoteMalformed, "attestation certificate does not parse");
-  std::vector<crypto::Certificate> intermediates;
-  for (int i = 1; i < quote.cert_chain_der_size(); ++i) {
-    auto c = crypto::Certificate::FromDer(AsBytes(quote.cert_chain_der(i)));
-    if (!c.ok()) return Refuse(reason::kQuoteMalformed, "quote chain certificate does not parse");
-    intermediates.push_back(*std::move(c));
-  }
-  if (auto st = crypto::VerifyChain(*ak_cert, intermediates, *policy.attestation_root, now_ms / 1000);
-      !st.ok())
-    return Refuse(reason::kChainUntrusted,
-                  "quote is not signed by a platform of the trusted attestation root: " +
-                      st.error().message());
-  if (ak_cert->public_key().type() != crypto::KeyType::kEcdsaP256)
-    return Refuse(reason::kQuoteMalformed, "attestation key is not ECDSA P-256");
-  if (!ak_cert->public_key().Verify(AsBytes(quote.body()), AsBytes(quote.signature())).ok())
+  CLOISTER_ASSIGN_OR_RETURN(crypto::PublicKey ak,
+                            VerifiedAttestationKey(quote, *policy.attestation_root, now_ms));
+  if (!ak.Verify(AsBytes(quote.body()), AsBytes(quote.signature())).ok())
     return Refuse(reason::kSignatureInvalid, "quote signature does not verify");
 
   QuoteBody body;
@@ -107,7 +167,7 @@ Result<VerifiedPeer> VerifyQuote(const Quote& quote, ByteView expected_binding,
   if (body.version() != kQuoteVersion)
     return Refuse(reason::kQuoteVersion, "quote version " + std::to_string(body.version()) +
                                              " is not supported (expected 1)");
-  if (!ConstantTimeEqual(crypto::Sha256(ak_cert->public_key().SpkiDer()),
+  if (!ConstantTimeEqual(crypto::Sha256(ak.SpkiDer()),
                          AsBytes(body.platform_id())))
     return Refuse(reason::kPlatformIdMismatch, "quote platform id does not match its signing key");
   if (body.report_data().size() != kReportDataSize || body.measurement().size() != 32)
