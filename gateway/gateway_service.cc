@@ -12,7 +12,6 @@ namespace {
 
 constexpr const char* kAuthSvc = "/cloister.internal.Auth/";
 constexpr const char* kExecSvc = "/cloister.internal.Exec/";
-constexpr int kForwardTimeoutMs = 60'000;
 
 std::string Internal(const char* svc, std::string_view m) { return svc + std::string(m); }
 
@@ -30,7 +29,12 @@ const std::vector<std::string>& PublicMethods() {
   static const std::vector<std::string> kMethods = {
       "Login",      "RefreshToken", "Logout",         "WhoAmI",       "CreateUser",
       "ListUsers",  "DisableUser",  "DeleteUser",     "ChangePassword", "CreateApiKey",
-      "Call",       "ListFunctions", "Health"};
+      "Call",       "ListFunctions", "Health",
+      // service KeyVault (proto/keyvault.proto; gateway/keyvault_forwarding.h)
+      "CreateKey", "ListKeys", "DescribeKey", "RotateKey", "SetMinDecryptionVersion",
+      "SetKeyEnabled", "ScheduleKeyDeletion", "CancelKeyDeletion", "CreateGrant", "RevokeGrant",
+      "Encrypt", "Decrypt", "GenerateDataKey", "Rewrap", "BatchEncrypt", "BatchDecrypt", "Sign",
+      "Verify", "BatchSign", "Hmac", "VerifyHmac", "GetWrappingKey", "ImportKey", "ExportKey"};
   return kMethods;
 }
 
@@ -66,29 +70,6 @@ Status GatewayService::Admit(grpc::ServerContext* ctx, const google::protobuf::M
     }
   }
   return audit_.OnRequest(rc);
-}
-
-template <typename Req, typename Resp, typename CallFn>
-grpc::Status GatewayService::Forward(grpc::ServerContext* ctx, const Req& req, Resp* resp,
-                                     std::string_view method, std::string_view internal_method,
-                                     CallFn call) {
-  RequestContext rc;
-  if (Status st = Admit(ctx, req, method, rc); !st.ok()) return ToGrpcStatus(st);
-  internal::AccessGrant grant;
-  grant.set_request_id(rc.request_id);
-  grant.set_principal(rc.principal.anonymous ? "anonymous" : rc.principal.user_id);
-  grant.set_username(rc.principal.username);
-  for (auto r : rc.principal.roles) grant.add_roles(r);
-  grant.set_token_id(rc.principal.token_id);
-  for (const auto& r : rc.resources) grant.add_resource_ids(r);
-  grpc::ClientContext cctx;
-  auto deadline = std::min(ctx->deadline(), std::chrono::system_clock::now() +
-                                                std::chrono::milliseconds(kForwardTimeoutMs));
-  cctx.set_deadline(deadline);
-  if (Status st = services::AttachGrant(cctx, *enclave_, req, internal_method, std::move(grant));
-      !st.ok())
-    return ToGrpcStatus(st);
-  return call(&cctx, req, resp);
 }
 
 template <typename Req, typename Resp, typename CallFn>

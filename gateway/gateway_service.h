@@ -4,10 +4,13 @@
 // for exactly that method and body. There is no other path to a backend.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 
+#include "common/grpc_status.h"
 #include "gateway/credential_cache.h"
 #include "gateway/filters/audit/audit_filter.h"
 #include "gateway/filters/authenticate/authenticate_filter.h"
@@ -58,13 +61,19 @@ class GatewayService final : public api::Cloister::Service {
 
   CredentialCache& credentials() { return cache_; }
 
+  // The one forwarding path: runs the pipeline for public `method`, then
+  // calls `call(&client_ctx, req, resp)` with a grant for `internal_method`
+  // and exactly this body attached. Public (and defined below, as a
+  // template) so other public services served by this gateway
+  // (gateway/keyvault_forwarding.h) go through the same pipeline.
+  template <typename Req, typename Resp, typename CallFn>
+  grpc::Status Forward(grpc::ServerContext* ctx, const Req& req, Resp* resp,
+                       std::string_view method, std::string_view internal_method, CallFn call);
+
  private:
   // Runs the pipeline; on success fills `ctx_out` and a grant template.
   Status Admit(grpc::ServerContext* ctx, const google::protobuf::Message& req,
                std::string_view method, RequestContext& rc);
-  template <typename Req, typename Resp, typename CallFn>
-  grpc::Status Forward(grpc::ServerContext* ctx, const Req& req, Resp* resp,
-                       std::string_view method, std::string_view internal_method, CallFn call);
   // A call the gateway itself makes (token keys, revocations, health).
   template <typename Req, typename Resp, typename CallFn>
   Status ServiceCall(const Req& req, Resp* resp, std::string_view internal_method, CallFn call,
@@ -87,5 +96,29 @@ class GatewayService final : public api::Cloister::Service {
   int64_t revocations_since_ms_ = 0;
   std::thread poller_;
 };
+
+template <typename Req, typename Resp, typename CallFn>
+grpc::Status GatewayService::Forward(grpc::ServerContext* ctx, const Req& req, Resp* resp,
+                                     std::string_view method, std::string_view internal_method,
+                                     CallFn call) {
+  constexpr int kForwardTimeoutMs = 60'000;
+  RequestContext rc;
+  if (Status st = Admit(ctx, req, method, rc); !st.ok()) return ToGrpcStatus(st);
+  internal::AccessGrant grant;
+  grant.set_request_id(rc.request_id);
+  grant.set_principal(rc.principal.anonymous ? "anonymous" : rc.principal.user_id);
+  grant.set_username(rc.principal.username);
+  for (auto r : rc.principal.roles) grant.add_roles(r);
+  grant.set_token_id(rc.principal.token_id);
+  for (const auto& r : rc.resources) grant.add_resource_ids(r);
+  grpc::ClientContext cctx;
+  auto deadline = std::min(ctx->deadline(), std::chrono::system_clock::now() +
+                                                std::chrono::milliseconds(kForwardTimeoutMs));
+  cctx.set_deadline(deadline);
+  if (Status st = services::AttachGrant(cctx, *enclave_, req, internal_method, std::move(grant));
+      !st.ok())
+    return ToGrpcStatus(st);
+  return call(&cctx, req, resp);
+}
 
 }  // namespace cloister::gateway
