@@ -240,7 +240,6 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
     return "127.0.0.1:" + std::to_string(*r);
   };
   cfg.gateway_public = port(f.gateway_port);
-  cfg.gateway_internal = port(0);
   cfg.auth_listen = port(0);
   cfg.exec_listen = port(0);
   check(cfg.Save(p.cluster_toml));
@@ -372,9 +371,10 @@ std::vector<std::string> ArgvFor(const std::string& svc, const ClusterConfig& c,
   } else if (svc == "exec") {
     argv.insert(argv.end(), {"--listen", c.exec_listen});
   } else if (svc == "gateway") {
-    argv.insert(argv.end(), {"--listen", c.gateway_internal, "--public-listen", c.gateway_public,
-                             "--public-port-file", p.run + "/gateway.public-port", "--auth-addr",
-                             c.auth_listen, "--exec-addr", c.exec_listen});
+    // The gateway's --listen port is its public one (RA-TLS server
+    // certificate, no client certificate asked).
+    argv.insert(argv.end(), {"--listen", c.gateway_public, "--auth-addr", c.auth_listen,
+                             "--exec-addr", c.exec_listen});
     if (FileExists(p.policy)) argv.insert(argv.end(), {"--policy", p.policy});
   }
   return argv;
@@ -417,7 +417,6 @@ Status StartService(const std::string& svc, const ClusterConfig& c, const Cluste
                     bool quiet, pid_t* pid_out) {
   // Stale files from a killed instance would make the health check pass early.
   ::unlink(p.PortFile(svc).c_str());
-  if (svc == "gateway") ::unlink((p.run + "/gateway.public-port").c_str());
   if (svc != "platform" && !PortFree(AddressOf(svc, c, p)) && svc != "gateway")
     return Unavailable(svc + ": " + AddressOf(svc, c, p) + " is in use by another process");
   if (svc == "gateway" && !PortFree(c.gateway_public))
@@ -432,7 +431,9 @@ Status StartService(const std::string& svc, const ClusterConfig& c, const Cluste
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   std::string detail;
   for (;;) {
-    if (ReapIfExited(pid) || !IsServiceProcess(pid, BinaryName(svc))) {
+    // Our own child: gone once reaped. (Its argv[0] is still "cloister"
+    // until execv runs, so IsServiceProcess would misreport that window.)
+    if (ReapIfExited(pid)) {
       progress.Done("FAILED");
       return Internal(svc + " exited during start; last log lines (" + p.LogFile(svc) + "):\n" +
                       LogTail(p.LogFile(svc), 15));

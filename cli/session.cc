@@ -41,7 +41,6 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
   c.security_level = static_cast<int>(level);
   CLOISTER_ASSIGN_OR_RETURN(c.log_level, cfg.GetString("cluster.log_level", "info"));
   CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
-  CLOISTER_ASSIGN_OR_RETURN(c.gateway_internal, cfg.RequireString("gateway.listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.auth_listen, cfg.RequireString("auth.listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.exec_listen, cfg.RequireString("exec.listen"));
   return c;
@@ -54,7 +53,7 @@ Status ClusterConfig::Save(const std::string& path) const {
   t += "[cluster]\nsecurity_level = " + std::to_string(security_level) + "\n";
   t += "log_level = \"" + log_level + "\"\n\n";
   t += "[gateway]\n# The only public endpoint (RA-TLS server certificate).\n";
-  t += "public_listen = \"" + gateway_public + "\"\nlisten = \"" + gateway_internal + "\"\n\n";
+  t += "public_listen = \"" + gateway_public + "\"\n\n";
   t += "[auth]\nlisten = \"" + auth_listen + "\"\n\n";
   t += "[exec]\nlisten = \"" + exec_listen + "\"\n";
   return WriteFileAtomic(path, t, 0644);

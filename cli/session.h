@@ -44,7 +44,6 @@ struct ClusterPaths {
 struct ClusterConfig {
   int security_level = 2;
   std::string gateway_public;  // host:port, the only public endpoint
-  std::string gateway_internal;
   std::string auth_listen;
   std::string exec_listen;
   std::string log_level = "info";

@@ -6,7 +6,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 
@@ -15,7 +14,6 @@ namespace {
 
 struct Captured {
   std::mutex mu;
-  std::condition_variable cv;
   std::string pem;
   bool called = false;
 };
@@ -32,7 +30,6 @@ class CapturingVerifier final : public grpc::experimental::ExternalCertificateVe
       out_->pem.assign(pem.data(), pem.size());
       out_->called = true;
     }
-    out_->cv.notify_all();
     *sync_status = grpc::Status(grpc::StatusCode::CANCELLED, "certificate captured");
     return true;
   }
@@ -56,12 +53,22 @@ Result<std::string> FetchPeerCertificatePem(const std::string& address,
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto channel =
       grpc::CreateCustomChannel(address, grpc::experimental::TlsCredentials(opts), args);
-  channel->GetState(/*try_to_connect=*/true);
-
-  std::unique_lock<std::mutex> lock(captured->mu);
-  if (!captured->cv.wait_for(lock, timeout, [&] { return captured->called; }))
-    return Unavailable("no TLS server answered at " + address + " within " +
-                       std::to_string(timeout.count()) + " ms");
+  // gRPC makes I/O progress only while someone polls the channel, so wait
+  // through WaitForStateChange in short steps rather than on the condvar.
+  const auto deadline = std::chrono::system_clock::now() + timeout;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(captured->mu);
+      if (captured->called) break;
+    }
+    auto now = std::chrono::system_clock::now();
+    if (now >= deadline)
+      return Unavailable("no TLS server answered at " + address + " within " +
+                         std::to_string(timeout.count()) + " ms");
+    grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+    channel->WaitForStateChange(state, std::min(deadline, now + std::chrono::milliseconds(50)));
+  }
+  std::lock_guard<std::mutex> lock(captured->mu);
   if (captured->pem.empty())
     return PermissionDenied("the server at " + address + " presented no certificate");
   return captured->pem;

@@ -1,0 +1,44 @@
+# Cluster integration tests (included from CMakeLists.txt here): the real
+# service binaries started by the real `cloister` CLI on loopback, driven
+# through the CLI, the C++ SDK and a plain Python grpcio client. One cluster
+# per suite; RUN_SERIAL because each starts four daemons on a 2-core box.
+if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
+   AND TARGET cloister-exec AND TARGET cloister-platform AND TARGET cloister_sdk)
+  add_library(cloister_cluster_fixture STATIC cluster_fixture.cc)
+  target_link_libraries(cloister_cluster_fixture PUBLIC cloister_test_support
+                        nlohmann_json::nlohmann_json)
+  target_compile_definitions(cloister_cluster_fixture PUBLIC
+    CLOISTER_CLI_BIN="$<TARGET_FILE:cloister>")
+
+  foreach(t cluster_sdk_test cluster_cli_test cluster_recovery_test)
+    add_executable(${t} ${t}.cc)
+    target_link_libraries(${t} PRIVATE cloister_cluster_fixture cloister_sdk GTest::gtest_main)
+    add_dependencies(${t} cloister cloister-platform cloister-auth cloister-exec
+                     cloister-gateway)
+    gtest_discover_tests(${t} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300
+                         DISCOVERY_TIMEOUT 60)
+  endforeach()
+
+  # The Python test needs python3-grpcio + python3-protobuf (Debian): pick
+  # the first interpreter that can import them (a pyenv shim may not).
+  find_package(Python3 COMPONENTS Interpreter)
+  set(cloister_py "")
+  foreach(py /usr/bin/python3 ${Python3_EXECUTABLE})
+    if(NOT cloister_py AND EXISTS ${py})
+      execute_process(COMMAND ${py} -c "import grpc, google.protobuf"
+                      RESULT_VARIABLE py_rc OUTPUT_QUIET ERROR_QUIET)
+      if(py_rc EQUAL 0)
+        set(cloister_py ${py})
+      endif()
+    endif()
+  endforeach()
+  if(cloister_py)
+    add_test(NAME python_grpcio_client
+             COMMAND ${cloister_py} ${CMAKE_SOURCE_DIR}/tests/python/test_grpcio_client.py
+                     --cloister $<TARGET_FILE:cloister>
+                     --proto-dir ${CMAKE_SOURCE_DIR}/proto
+                     --protoc $<TARGET_FILE:protobuf::protoc>)
+    set_tests_properties(python_grpcio_client PROPERTIES LABELS integration RUN_SERIAL TRUE
+                         TIMEOUT 300)
+  endif()
+endif()
