@@ -138,13 +138,11 @@ void RunAttest(const AttestFlags& f, const Globals& g) {
   if (!f.export_path.empty()) {
     // Pinning a refused certificate would make a client trust exactly the
     // server this check rejected.
-    if (!accepted) {
-      if (g.json) PrintJson(j);
-      Fail("attest", "refusing to export the certificate of a REFUSED endpoint");
+    if (accepted) {
+      Status st = WriteFileAtomic(f.export_path, *pem, 0644);
+      if (!st.ok()) FailError("attest", st.error());
+      j["exported"] = f.export_path;
     }
-    Status st = WriteFileAtomic(f.export_path, *pem, 0644);
-    if (!st.ok()) FailError("attest", st.error());
-    j["exported"] = f.export_path;
   }
 
   if (g.json) {
@@ -157,7 +155,7 @@ void RunAttest(const AttestFlags& f, const Globals& g) {
                 << "measurement:   " << q["measurement"].get<std::string>() << "\n"
                 << "signer:        " << q["signer"].get<std::string>() << "\n"
                 << "product / svn: " << q["product_id"].dump() << " / " << q["svn"].dump() << "\n"
-                << "security level:" << " " << q["security_level"].dump() << "\n"
+                << "level:         " << q["security_level"].dump() << "\n"
                 << "debug:         " << (q["debug"].get<bool>() ? "YES" : "no") << "\n"
                 << "quoted at:     "
                 << FormatUnix(q["timestamp_unix_ms"].get<int64_t>() / 1000) << "\n"
@@ -180,6 +178,8 @@ void RunAttest(const AttestFlags& f, const Globals& g) {
       std::cout << "Exported the certificate to " << f.export_path
                 << " (it is re-issued on restart and every few minutes; re-export then).\n";
   }
+  if (!accepted && !f.export_path.empty())
+    Fail("attest", "refusing to export the certificate of a REFUSED endpoint");
   if (!accepted) throw CLI::RuntimeError(kExitFailure);
 }
 

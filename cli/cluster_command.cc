@@ -480,10 +480,24 @@ void RunUp(const Globals& g) {
     services.push_back({{"name", svc}, {"pid", *v.pid}, {"address", v.address},
                         {"started", started}});
   }
-  // Whatever was already running must be healthy too.
-  std::string detail;
-  if (!Probe("gateway", *cfg, p, &detail))
-    Fail("cluster up", "the gateway is running but not healthy: " + detail);
+  // The cluster is up when the gateway serves through its attested port.
+  // After a dependency restarted, a running gateway reports NOT_SERVING
+  // until it has reconnected, so wait for it rather than probe once.
+  {
+    std::string detail;
+    Progress progress("waiting for the gateway to serve", g.json);
+    const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+    while (!Probe("gateway", *cfg, p, &detail)) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        progress.Done("NOT HEALTHY");
+        Fail("cluster up", "the gateway is running but not healthy: " + detail + "; see " +
+                               p.LogFile("gateway"));
+      }
+      progress.Tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    progress.Done("SERVING");
+  }
   if (g.json) {
     PrintJson({{"gateway", cfg->gateway_public},
                {"trust", p.trust},
