@@ -15,8 +15,10 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
     target_link_libraries(${t} PRIVATE cloister_cluster_fixture cloister_sdk GTest::gtest_main)
     add_dependencies(${t} cloister cloister-platform cloister-auth cloister-exec
                      cloister-gateway)
-    gtest_discover_tests(${t} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300
-                         DISCOVERY_TIMEOUT 60)
+    # One ctest entry per suite (not gtest_discover_tests): each suite
+    # shares one cluster, started once in SetUpTestSuite.
+    add_test(NAME ${t} COMMAND ${t})
+    set_tests_properties(${t} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
   endforeach()
 
   # The Python test needs python3-grpcio + python3-protobuf (Debian): pick
