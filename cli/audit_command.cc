@@ -65,6 +65,12 @@ void RunShow(const AuditFlags& f, const Globals& g) {
       all.push_back(std::move(j));
     }
   }
+  // Interleave the services' logs by time (each file is already in order).
+  auto ts = [](const nlohmann::json& e) -> int64_t {
+    return e.contains("ts_ms") && e["ts_ms"].is_number() ? e["ts_ms"].get<int64_t>() : 0;
+  };
+  std::stable_sort(all.begin(), all.end(),
+                   [&](const nlohmann::json& a, const nlohmann::json& b) { return ts(a) < ts(b); });
   if (f.lines > 0 && all.size() > f.lines)
     all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(f.lines));
   if (g.json) {
