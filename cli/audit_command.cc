@@ -66,11 +66,12 @@ void RunShow(const AuditFlags& f, const Globals& g) {
     }
   }
   // Interleave the services' logs by time (each file is already in order).
-  auto ts = [](const nlohmann::json& e) -> int64_t {
+  auto time_of = [](const nlohmann::json& e) -> int64_t {
     return e.contains("ts_ms") && e["ts_ms"].is_number() ? e["ts_ms"].get<int64_t>() : 0;
   };
-  std::stable_sort(all.begin(), all.end(),
-                   [&](const nlohmann::json& a, const nlohmann::json& b) { return ts(a) < ts(b); });
+  std::stable_sort(all.begin(), all.end(), [&](const nlohmann::json& a, const nlohmann::json& b) {
+    return time_of(a) < time_of(b);
+  });
   if (f.lines > 0 && all.size() > f.lines)
     all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(f.lines));
   if (g.json) {
