@@ -109,6 +109,17 @@ Result<std::optional<KeyRecord>> KeyStore::Load(storage::Executor& ex, std::stri
   return std::optional<KeyRecord>(std::move(k));
 }
 
+void KeyStore::CacheKey(const KeyRecord& k) {
+  std::lock_guard lock(meta_mu_);
+  keys_[k.name] = k;
+}
+
+void KeyStore::ForgetKey(std::string_view name) {
+  std::lock_guard lock(meta_mu_);
+  if (auto it = keys_.find(name); it != keys_.end()) keys_.erase(it);
+  if (auto it = grants_.find(name); it != grants_.end()) grants_.erase(it);
+}
+
 Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material, int64_t now) {
   KeyRecord k;
   k.name = nk.name;
@@ -123,6 +134,7 @@ Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material
   k.created_unix = now;
   CLOISTER_ASSIGN_OR_RETURN(Bytes sealed, SealMaterial(k, 1, material));
   Bytes spki = material.public_key() ? material.public_key()->SpkiDer() : Bytes();
+  std::lock_guard write(write_mu_);
   Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
     CLOISTER_ASSIGN_OR_RETURN(auto existing, Load(tx, k.name));
     if (existing) return AlreadyExists("a key with this name exists", reason::kKeyExists);
@@ -138,10 +150,13 @@ Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material
         {k.uid, int64_t{1}, std::move(sealed), std::move(spki), now});
   });
   CLOISTER_RETURN_IF_ERROR(st);
+  ForgetKey(k.name);  // drops any grants cached for an older key of this name
+  CacheKey(k);
   return k;
 }
 
 Status KeyStore::Purge(const KeyRecord& key) {
+  std::lock_guard write(write_mu_);
   Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
     CLOISTER_RETURN_IF_ERROR(
         tx.Execute("DELETE FROM keys WHERE name = ? AND uid = ?", {key.name, key.uid}));
@@ -149,6 +164,7 @@ Status KeyStore::Purge(const KeyRecord& key) {
     return tx.Execute("DELETE FROM grants WHERE name = ?", {key.name});
   });
   CLOISTER_RETURN_IF_ERROR(st);
+  ForgetKey(key.name);
   std::lock_guard lock(mu_);
   for (auto it = cache_.begin(); it != cache_.end();) {
     it = it->first.rfind(key.uid + "/", 0) == 0 ? cache_.erase(it) : std::next(it);
@@ -157,7 +173,17 @@ Status KeyStore::Purge(const KeyRecord& key) {
 }
 
 Result<std::optional<KeyRecord>> KeyStore::Get(std::string_view name, int64_t now) {
-  CLOISTER_ASSIGN_OR_RETURN(auto k, Load(*db_, name));
+  std::optional<KeyRecord> k;
+  {
+    std::lock_guard lock(meta_mu_);
+    if (auto it = keys_.find(name); it != keys_.end()) k = it->second;
+  }
+  if (!k) {
+    // Fill under the writer mutex so a concurrent write cannot be overtaken.
+    std::lock_guard write(write_mu_);
+    CLOISTER_ASSIGN_OR_RETURN(k, Load(*db_, name));
+    if (k) CacheKey(*k);
+  }
   if (k && k->state == keyvault::KEY_STATE_PENDING_DELETION && now >= k->deletion_unix) {
     CLOISTER_RETURN_IF_ERROR(Purge(*k));
     return std::optional<KeyRecord>();
@@ -218,16 +244,26 @@ Result<std::vector<GrantRecord>> KeyStore::Grants(std::string_view name) {
 }
 
 Result<OpMask> KeyStore::GrantedOps(std::string_view name, std::string_view user, int64_t now) {
-  // Read at every use: a revoked or expired grant stops working at once.
-  CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, db_->Query("SELECT ops FROM grants WHERE name = ? AND grantee = ? AND "
-                            "(expires_unix = 0 OR expires_unix > ?)",
-                            {std::string(name), std::string(user), now}));
-  OpMask ops = 0;
-  for (const auto& row : rows) {
-    CLOISTER_ASSIGN_OR_RETURN(int64_t o, row.GetInt(0));
-    ops |= static_cast<OpMask>(o);
+  // Expiry is checked against `now` at every use, so an expired grant stops
+  // at once; revocation updates the cache before it returns.
+  std::vector<GrantRecord> grants;
+  bool cached = false;
+  {
+    std::lock_guard lock(meta_mu_);
+    if (auto it = grants_.find(name); it != grants_.end()) {
+      grants = it->second;
+      cached = true;
+    }
   }
+  if (!cached) {
+    std::lock_guard write(write_mu_);
+    CLOISTER_ASSIGN_OR_RETURN(grants, Grants(name));
+    std::lock_guard lock(meta_mu_);
+    grants_[std::string(name)] = grants;
+  }
+  OpMask ops = 0;
+  for (const auto& g : grants)
+    if (g.grantee == user && (g.expires_unix == 0 || g.expires_unix > now)) ops |= g.ops;
   return ops;
 }
 
@@ -238,6 +274,7 @@ Result<KeyRecord> KeyStore::AddVersion(const KeyRecord& key, const KeyMaterial& 
   CLOISTER_ASSIGN_OR_RETURN(Bytes sealed, SealMaterial(key, next, material));
   Bytes spki = material.public_key() ? material.public_key()->SpkiDer() : Bytes();
   KeyRecord out;
+  std::lock_guard write(write_mu_);
   // The version row and the key's pointer to it commit together or not at
   // all; the conditional UPDATE makes a concurrent rotation fail instead of
   // leaving latest_version pointing past a version that was never written.
@@ -260,41 +297,52 @@ Result<KeyRecord> KeyStore::AddVersion(const KeyRecord& key, const KeyMaterial& 
     return OkStatus();
   });
   CLOISTER_RETURN_IF_ERROR(st);
+  CacheKey(out);
   return out;
 }
 
 Result<KeyRecord> KeyStore::SetMinDecryptionVersion(const KeyRecord& key, uint32_t v) {
+  std::lock_guard write(write_mu_);
   CLOISTER_RETURN_IF_ERROR(db_->Execute(
       "UPDATE keys SET min_decryption_version = ? WHERE name = ? AND uid = ?",
       {int64_t{v}, key.name, key.uid}));
   CLOISTER_ASSIGN_OR_RETURN(auto k, Load(*db_, key.name));
   if (!k) return NotFound("key not found", reason::kKeyNotFound);
+  CacheKey(*k);
   return *std::move(k);
 }
 
 Result<KeyRecord> KeyStore::SetState(const KeyRecord& key, keyvault::KeyState state,
                                      int64_t deletion_unix) {
+  std::lock_guard write(write_mu_);
   CLOISTER_RETURN_IF_ERROR(db_->Execute(
       "UPDATE keys SET state = ?, deletion_unix = ? WHERE name = ? AND uid = ?",
       {int64_t{state}, deletion_unix, key.name, key.uid}));
   CLOISTER_ASSIGN_OR_RETURN(auto k, Load(*db_, key.name));
   if (!k) return NotFound("key not found", reason::kKeyNotFound);
+  CacheKey(*k);
   return *std::move(k);
 }
 
 Result<GrantRecord> KeyStore::AddGrant(GrantRecord g) {
+  std::lock_guard write(write_mu_);
   g.grant_id = "g-" + crypto::RandomId();
   CLOISTER_RETURN_IF_ERROR(db_->Execute(
       "INSERT INTO grants (grant_id, name, grantee, ops, expires_unix, created_unix) "
       "VALUES (?,?,?,?,?,?)",
       {g.grant_id, g.name, g.grantee, int64_t{g.ops}, g.expires_unix, g.created_unix}));
+  std::lock_guard lock(meta_mu_);
+  grants_.erase(g.name);
   return g;
 }
 
 Result<bool> KeyStore::RevokeGrant(std::string_view name, std::string_view grant_id) {
+  std::lock_guard write(write_mu_);
   CLOISTER_ASSIGN_OR_RETURN(int64_t n, db_->ExecuteChanges(
                                            "DELETE FROM grants WHERE name = ? AND grant_id = ?",
                                            {std::string(name), std::string(grant_id)}));
+  std::lock_guard lock(meta_mu_);
+  if (auto it = grants_.find(name); it != grants_.end()) grants_.erase(it);
   return n > 0;
 }
 

@@ -14,6 +14,11 @@
 // The sealing aad binds key uid, version and type, so sealed blobs cannot be
 // swapped between rows either.
 //
+// Metadata (key rows and grants) is cached in memory, write-through: every
+// write goes through this object under one writer mutex, so ONE keyvault
+// process per database is assumed (as the service runs). Grant expiry is
+// still evaluated against the clock at every use.
+//
 // Crash atomicity: Create and AddVersion (rotate, import of a new version)
 // write the sealed version row and the key's latest_version in ONE
 // transaction; after a crash the key is at the old or the new version.
@@ -157,11 +162,19 @@ class KeyStore {
 
  private:
   Result<std::optional<KeyRecord>> Load(storage::Executor& ex, std::string_view name);
+  void CacheKey(const KeyRecord& k);
+  void ForgetKey(std::string_view name);
   Status Purge(const KeyRecord& key);
   Result<Bytes> SealMaterial(const KeyRecord& key, uint32_t version, const KeyMaterial& m);
 
   std::unique_ptr<storage::Engine> db_;
   std::unique_ptr<Sealer> sealer_;
+  // Serializes writes with their cache updates (and cache fills), so the
+  // cache never goes back to a value older than the database's.
+  std::mutex write_mu_;
+  std::mutex meta_mu_;  // guards keys_ and grants_
+  std::map<std::string, KeyRecord, std::less<>> keys_;
+  std::map<std::string, std::vector<GrantRecord>, std::less<>> grants_;
   std::mutex mu_;  // guards cache_ and wrapping_
   std::map<std::string, std::shared_ptr<const KeyMaterial>> cache_;  // "uid/version"
   std::optional<crypto::PrivateKey> wrapping_;
