@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <regex>
 #include <thread>
 
 #define CRYPTOKI_COMPAT  // standard PKCS#11 field names (pIv, hashAlg, …)
@@ -28,7 +27,7 @@
 #include "sdk/keyvault_client.h"
 #include "services/common/audit_log.h"
 #include "services/keyvault/keyvault_service.h"
-#include "tests/support/attested_node.h"
+#include "services/keyvault/testing/gateway_cluster.h"
 
 namespace cloister {
 namespace {
@@ -344,68 +343,22 @@ BENCHMARK(BM_Anchor_AuditAppend)->Threads(1)->Threads(2)->UseRealTime();
 // ---- end to end: SDK → gateway → cloister-keyvault ----
 
 struct Cluster {
-  std::unique_ptr<testing::AttestedNode> node;
-  std::vector<testing::Subprocess> procs;
-  std::unique_ptr<sdk::Client> client;
-  std::unique_ptr<sdk::KeyVaultClient> kv;
+  std::unique_ptr<testing::GatewayCluster> cluster;
+  sdk::KeyVaultClient* kv = nullptr;
 };
 Cluster* g_e2e = nullptr;
 
-Result<std::string> StartService(Cluster& c, const std::string& name, const std::string& bin,
-                                 std::vector<std::string> extra) {
-  std::string port_file = c.node->dir() + "/" + name + ".port";
-  std::vector<std::string> argv = {bin, "--trust", c.node->trust_path(), "--data-dir",
-                                   c.node->dir() + "/" + name, "--port-file", port_file,
-                                   "--log-level", "warn"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  CLOISTER_ASSIGN_OR_RETURN(auto p, testing::Subprocess::Start(argv, {.log_prefix = c.node->dir() + "/" + name}));
-  c.procs.push_back(std::move(p));
-  if (!testing::WaitForFile(port_file, std::chrono::seconds(20)))
-    return Unavailable(name + " did not start: " + c.procs.back().Stderr());
-  CLOISTER_ASSIGN_OR_RETURN(std::string port, ReadFile(port_file));
-  return "127.0.0.1:" + port;
-}
-
 Status SetUpEndToEnd() {
   g_e2e = new Cluster;  // NOLINT: process-lifetime bench fixture
-  auto& c = *g_e2e;
-  c.node = std::make_unique<testing::AttestedNode>(
-      std::vector<std::pair<std::string, std::string>>{{"auth", KV_AUTH_BIN}, {"exec", KV_EXEC_BIN},
-                                                       {"keyvault", KV_KEYVAULT_BIN},
-                                                       {"gateway", KV_GATEWAY_BIN}},
-      testing::AttestedNodeOptions{.platform_binary = KV_PLATFORM_BIN});
-  CLOISTER_RETURN_IF_ERROR(c.node->Start());
-  const std::string pw_file = c.node->dir() + "/admin-password";
-  const std::string password = "bench-" + crypto::RandomId();
-  std::ofstream(pw_file) << password;
-  ::chmod(pw_file.c_str(), 0600);
-  CLOISTER_ASSIGN_OR_RETURN(std::string auth, StartService(c, "auth", KV_AUTH_BIN,
-                                                           {"--bootstrap-admin-password-file", pw_file}));
-  CLOISTER_ASSIGN_OR_RETURN(std::string exec, StartService(c, "exec", KV_EXEC_BIN, {}));
-  CLOISTER_ASSIGN_OR_RETURN(std::string kv, StartService(c, "keyvault", KV_KEYVAULT_BIN, {}));
-  // The default policy with the per-principal rate limit lifted: the bench
-  // measures throughput, not the limiter.
-  CLOISTER_ASSIGN_OR_RETURN(std::string policy, ReadFile(KV_DEFAULT_POLICY));
-  policy = std::regex_replace(policy, std::regex("per_principal_rps *= *[0-9]+"), "per_principal_rps = 10000000");
-  policy = std::regex_replace(policy, std::regex("per_principal_burst *= *[0-9]+"), "per_principal_burst = 10000000");
-  const std::string policy_path = c.node->dir() + "/policy.toml";
-  std::ofstream(policy_path) << policy;
-  CLOISTER_ASSIGN_OR_RETURN(std::string gw, StartService(c, "gateway", KV_GATEWAY_BIN,
-                                                         {"--auth-addr", auth, "--exec-addr", exec,
-                                                          "--keyvault-addr", kv, "--policy", policy_path}));
-  sdk::ClientOptions opts{.gateway_address = gw, .trust_path = c.node->trust_path()};
-  CLOISTER_ASSIGN_OR_RETURN(c.client, sdk::Client::Connect(opts));
-  // The gateway loads token keys from auth shortly after start.
-  Status login = Unavailable("not tried");
-  for (int i = 0; i < 100; ++i) {
-    login = c.client->Login("admin", password).status();
-    if (login.ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  CLOISTER_RETURN_IF_ERROR(login);
-  CLOISTER_ASSIGN_OR_RETURN(c.kv, sdk::KeyVaultClient::Create(c.client.get(), opts));
-  CLOISTER_RETURN_IF_ERROR(c.kv->CreateKey("rsa", keyvault::KEY_TYPE_RSA_2048).status());
-  CLOISTER_RETURN_IF_ERROR(c.kv->CreateKey("aes", keyvault::KEY_TYPE_AES256_GCM).status());
+  g_e2e->cluster = std::make_unique<testing::GatewayCluster>(testing::GatewayClusterBinaries{
+      .platform = KV_PLATFORM_BIN, .auth = KV_AUTH_BIN, .exec = KV_EXEC_BIN,
+      .keyvault = KV_KEYVAULT_BIN, .gateway = KV_GATEWAY_BIN,
+      .default_policy = KV_DEFAULT_POLICY});
+  // The per-principal rate limit is lifted: this measures throughput, not the limiter.
+  CLOISTER_RETURN_IF_ERROR(g_e2e->cluster->Start(/*lift_rate_limit=*/true));
+  g_e2e->kv = &g_e2e->cluster->keyvault();
+  CLOISTER_RETURN_IF_ERROR(g_e2e->kv->CreateKey("rsa", keyvault::KEY_TYPE_RSA_2048).status());
+  CLOISTER_RETURN_IF_ERROR(g_e2e->kv->CreateKey("aes", keyvault::KEY_TYPE_AES256_GCM).status());
   return OkStatus();
 }
 
