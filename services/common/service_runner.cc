@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "attestation/sealing.h"
+#include "services/common/parse_error_interceptor.h"
 #include "common/fs.h"
 #include "common/logging.h"
 
@@ -137,6 +138,7 @@ int ServiceRunner::Serve(const std::vector<grpc::Service*>& services) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   for (auto* s : services) builder.RegisterService(s);
+  builder.experimental().SetInterceptorCreators(MakeParseErrorInterceptors());
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
     LOG_ERROR("cannot listen", {{"address", listen_}});

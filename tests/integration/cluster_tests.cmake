@@ -21,6 +21,15 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
     set_tests_properties(${t} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
   endforeach()
 
+  # Bad input on every public method (issue 3, item 5).
+  add_executable(cluster_badinput_test cluster_badinput_test.cc)
+  target_link_libraries(cluster_badinput_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_gateway GTest::gtest_main)
+  add_dependencies(cluster_badinput_test cloister cloister-platform cloister-auth cloister-exec
+                   cloister-gateway)
+  add_test(NAME cluster_badinput_test COMMAND cluster_badinput_test)
+  set_tests_properties(cluster_badinput_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+
   # The Python test needs python3-grpcio + python3-protobuf (Debian): pick
   # the first interpreter that can import them (a pyenv shim may not).
   find_package(Python3 COMPONENTS Interpreter)
