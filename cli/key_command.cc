@@ -29,7 +29,7 @@ constexpr size_t kMaxInput = 32u << 20;
 struct KeyFlags {
   std::string name, type, ops, data, in, out, aad, ciphertext, signature, signature_file, mac,
       algorithm = "default", grantee, grant_id;
-  bool exportable = false, digest = false, wrapped_only = false, cancel = false;
+  bool exportable = false, digest = false, wrapped_only = false, cancel = false, retire_only = false;
   uint32_t version = 0, min_decryption_version = 0;
   int64_t expires_unix = 0, wait_seconds = 0;
 };
@@ -246,7 +246,11 @@ void Run(const std::string& sub, const KeyFlags& f, const Globals& g) {
     if (g.json) PrintJson(ProtoJson(r));
     else std::cout << r.ciphertext() << "\n";
   } else if (sub == "rotate") {
-    PrintKey(g, Must(kv.RotateKey(f.name, f.min_decryption_version), cmd));
+    if (f.retire_only && f.min_decryption_version == 0)
+      Fail(cmd, "--retire-only needs --min-decryption-version N");
+    PrintKey(g, Must(f.retire_only ? kv.SetMinDecryptionVersion(f.name, f.min_decryption_version)
+                                   : kv.RotateKey(f.name, f.min_decryption_version),
+                     cmd));
   } else if (sub == "import") {
     std::string material = Input(f, cmd);
     auto r = kv.ImportKey(f.name, TypeArg(f, cmd), AsBytes(material), f.exportable);
@@ -338,6 +342,8 @@ CommandRegistrar reg("key", [](CLI::App& app, Globals& g) {
   {
     auto [sub, f] = add("rotate", "add a new version (optionally retiring older ones)");
     sub->add_option("--min-decryption-version", f->min_decryption_version, "retire versions below this");
+    sub->add_flag("--retire-only", f->retire_only,
+                  "only set the minimum decryption version (no new version; may also lower it)");
   }
   {
     auto [sub, f] = add("import", "import key material (wrapped here for the vault)");

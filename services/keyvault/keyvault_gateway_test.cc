@@ -153,6 +153,11 @@ TEST_F(KeyVaultGatewayTest, CliCoversTheKeyLifecycle) {
   EXPECT_EQ(nlohmann::json::parse(rot.out)["latest_version"], 2);
   auto rewrap = Cli("key rewrap cli-aes --aad a1 --ciphertext " + ct);
   EXPECT_EQ(rewrap.out.rfind("cloister:cli-aes:v2:", 0), 0u) << rewrap.out << rewrap.err;
+  auto retire = Cli("--json key rotate cli-aes --min-decryption-version 2 --retire-only");
+  ASSERT_EQ(retire.exit_code, 0) << retire.err;
+  EXPECT_EQ(nlohmann::json::parse(retire.out)["latest_version"], 2);
+  EXPECT_NE(Cli("key decrypt cli-aes --aad a1 --ciphertext " + ct).err.find("KEY_VERSION_RETIRED"),
+            std::string::npos);
   auto bad = Cli("key decrypt cli-aes --ciphertext not-a-ciphertext");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("CIPHERTEXT_MALFORMED"), std::string::npos) << bad.err;
