@@ -275,7 +275,10 @@ Result<VerifiedPeer> VerifyRaTlsCertificate(const crypto::Certificate& cert,
   if (now_s < cert.not_before() - kMaxClockSkewMs / 1000 || now_s > cert.not_after())
     return Refuse(reason::kQuoteStale, "RA-TLS certificate is outside its validity period");
   auto binding = crypto::Sha256(cert.public_key().SpkiDer());
-  return VerifyQuote(quote, binding, log ? &*log : nullptr, policy, now_ms);
+  CLOISTER_ASSIGN_OR_RETURN(VerifiedPeer peer,
+                            VerifyQuote(quote, binding, log ? &*log : nullptr, policy, now_ms));
+  peer.public_key = cert.public_key();
+  return peer;
 }
 
 }  // namespace cloister::attestation

@@ -78,6 +78,9 @@ struct VerifiedPeer {
   bool debug = false;
   int64_t quote_timestamp_ms = 0;
   Bytes platform_id;
+  // The attested certificate's key (set by VerifyRaTlsCertificate), e.g. to
+  // check a gateway grant signed by this peer.
+  std::optional<crypto::PublicKey> public_key;
 };
 
 // Verifies a quote on its own: checks 1 and 3–6, plus that report_data

@@ -1,11 +1,14 @@
 // Local token verification with revocations; see credential_cache.h.
 #include "gateway/credential_cache.h"
 
+#include "common/crypto/hash.h"
+
 namespace cloister::gateway {
 
 void CredentialCache::SetKeys(std::vector<crypto::PublicKey> keys) {
   std::lock_guard<std::mutex> lock(mu_);
   verifier_.emplace(std::move(keys));
+  verified_.clear();
 }
 
 bool CredentialCache::has_keys() const {
@@ -39,7 +42,15 @@ Result<Principal> CredentialCache::VerifyToken(std::string_view token, int64_t n
   if (!verifier_)
     return Unavailable("authentication keys not yet available from cloister-auth",
                        "AUTH_UNAVAILABLE");
-  CLOISTER_ASSIGN_OR_RETURN(internal::TokenBody body, verifier_->Verify(token, now_unix));
+  const std::string key = HexEncode(crypto::Sha256(AsBytes(token)));
+  internal::TokenBody body;
+  if (auto it = verified_.find(key); it != verified_.end() && it->second.expires_unix() > now_unix) {
+    body = it->second;
+  } else {
+    CLOISTER_ASSIGN_OR_RETURN(body, verifier_->Verify(token, now_unix));
+    if (verified_.size() > 50'000) verified_.clear();  // bounded
+    verified_[key] = body;
+  }
   if (revoked_tokens_.count(body.token_id()))
     return Unauthenticated("token was revoked (logged out)", "TOKEN_REVOKED");
   auto u = revoked_users_.find(body.user_id());

@@ -37,6 +37,10 @@ class CredentialCache {
   std::map<std::string, int64_t> revoked_tokens_;      // token id → revoked at (ms)
   std::map<std::string, int64_t> revoked_users_;       // user id → tokens before (unix s) are void
   std::map<std::string, std::pair<Principal, int64_t>> api_keys_;
+  // Signature-verified token bodies by SHA-256(token): the Ed25519 check is
+  // the dominant per-call cost. Expiry and revocation are re-checked on
+  // every use; the cache is dropped when the keys change.
+  mutable std::map<std::string, internal::TokenBody> verified_;
 };
 
 }  // namespace cloister::gateway

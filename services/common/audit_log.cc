@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -92,7 +93,8 @@ uint64_t AuditLog::next_seq() const {
 }
 
 Status AuditLog::Append(const AuditEntry& e) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (broken_) return Unavailable("audit log failed earlier; refusing", "AUDIT_UNAVAILABLE");
   ordered_json j;
   j["seq"] = seq_;
   j["ts_ms"] = NowMs();
@@ -112,18 +114,45 @@ Status AuditLog::Append(const AuditEntry& e) {
   std::string hash = ChainHash(prev_, canonical);
   j["hash"] = hash;
   std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  // The write happens under the lock so lines never interleave and the
+  // chain order is the file order; a write that fails poisons the log
+  // (a later entry would chain to one that is not there).
   size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
+      broken_ = true;
       return ErrnoError(errno, "audit append").WithContext("audit log unavailable");
     }
     done += static_cast<size_t>(n);
   }
-  if (::fdatasync(fd_) != 0) return ErrnoError(errno, "audit fsync");
   prev_ = hash;
   ++seq_;
+  const uint64_t mine = ++written_seq_;
+  // Group commit: the first waiter syncs for everyone written so far; the
+  // others wait for a sync that covers them.
+  while (synced_seq_ < mine) {
+    if (broken_) return Unavailable("audit log sync failed", "AUDIT_UNAVAILABLE");
+    if (!syncing_) {
+      syncing_ = true;
+      const uint64_t target = written_seq_;
+      lock.unlock();
+      int rc = ::fdatasync(fd_);
+      int err = errno;
+      lock.lock();
+      syncing_ = false;
+      if (rc != 0) {
+        broken_ = true;
+        synced_cv_.notify_all();
+        return ErrnoError(err, "audit fsync");
+      }
+      synced_seq_ = std::max(synced_seq_, target);
+      synced_cv_.notify_all();
+    } else {
+      synced_cv_.wait(lock);
+    }
+  }
   return OkStatus();
 }
 

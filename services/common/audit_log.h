@@ -13,6 +13,7 @@
 //   auto report = VerifyAuditLog(path);   // names the first broken entry
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -41,7 +42,9 @@ class AuditLog {
                                                 SecretBytes hmac_key);
   ~AuditLog();
 
-  // Thread-safe. Durable (fsync) when it returns OK.
+  // Thread-safe. Durable (fdatasync) when it returns OK. Concurrent appends
+  // share syncs (group commit): each waits only until a sync that started
+  // after its own write has finished.
   Status Append(const AuditEntry& entry);
   uint64_t next_seq() const;
 
@@ -53,6 +56,11 @@ class AuditLog {
 
  private:
   mutable std::mutex mu_;
+  std::condition_variable synced_cv_;
+  uint64_t written_seq_ = 0;   // entries written (not yet necessarily synced)
+  uint64_t synced_seq_ = 0;    // entries covered by a finished sync
+  bool syncing_ = false;
+  bool broken_ = false;        // a write or sync failed: refuse everything after
   std::string path_;
   std::string service_;
   SecretBytes key_;

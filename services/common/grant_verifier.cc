@@ -10,14 +10,6 @@ namespace {
 
 Error Deny(const char* reason, std::string msg) { return PermissionDenied(std::move(msg), reason); }
 
-std::string PeerPem(const grpc::ServerContext& ctx) {
-  auto auth = ctx.auth_context();
-  if (!auth) return "";
-  auto pems = auth->FindPropertyValues("x509_pem_cert");
-  if (pems.empty()) return "";
-  return std::string(pems.front().data(), pems.front().size());
-}
-
 }  // namespace
 
 GrantVerifier::GrantVerifier(attestation::Enclave* enclave,
@@ -64,7 +56,6 @@ Result<internal::AccessGrant> GrantVerifier::CheckInner(const grpc::ServerContex
   // 1. The caller is an attested enclave of an allowed role.
   CLOISTER_ASSIGN_OR_RETURN(attestation::VerifiedPeer peer,
                             enclave_->PeerOf(ctx, allowed_callers_));
-  (void)peer;
   const bool attested = enclave_->ratls() != nullptr;
 
   // 2. The grant is present and well formed.
@@ -85,9 +76,9 @@ Result<internal::AccessGrant> GrantVerifier::CheckInner(const grpc::ServerContex
   // 3. Signed by the attested gateway on THIS connection. At level 1 there
   // is no attested key and grants are not enforced (documented).
   if (attested) {
-    auto cert = crypto::Certificate::FromPem(PeerPem(ctx));
-    if (!cert.ok()) return Deny(grant_reason::kSignature, "no peer certificate to check the grant");
-    if (!cert->public_key().Verify(AsBytes(sg.grant()), AsBytes(sg.signature())).ok())
+    if (!peer.public_key)
+      return Deny(grant_reason::kSignature, "no attested peer key to check the grant");
+    if (!peer.public_key->Verify(AsBytes(sg.grant()), AsBytes(sg.signature())).ok())
       return Deny(grant_reason::kSignature, "grant signature is not the attested gateway's");
   }
 
