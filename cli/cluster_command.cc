@@ -242,6 +242,7 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
   cfg.gateway_public = port(f.gateway_port);
   cfg.auth_listen = port(0);
   cfg.exec_listen = port(0);
+  cfg.keyvault_listen = port(0);
   check(cfg.Save(p.cluster_toml));
 
   // The admin password reaches cloister-auth through a 0600 file at the
@@ -302,6 +303,7 @@ std::string AddressOf(const std::string& svc, const ClusterConfig& c, const Clus
   if (svc == "platform") return p.platform_socket;
   if (svc == "auth") return c.auth_listen;
   if (svc == "exec") return c.exec_listen;
+  if (svc == "keyvault") return c.keyvault_listen;
   return c.gateway_public;
 }
 
@@ -370,12 +372,16 @@ std::vector<std::string> ArgvFor(const std::string& svc, const ClusterConfig& c,
       argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
   } else if (svc == "exec") {
     argv.insert(argv.end(), {"--listen", c.exec_listen});
+  } else if (svc == "keyvault") {
+    argv.insert(argv.end(), {"--listen", c.keyvault_listen});
   } else if (svc == "gateway") {
     // The gateway's --listen port is its public one (RA-TLS server
     // certificate, no client certificate asked).
     argv.insert(argv.end(), {"--listen", c.gateway_public, "--auth-addr", c.auth_listen,
                              "--exec-addr", c.exec_listen});
     if (FileExists(p.policy)) argv.insert(argv.end(), {"--policy", p.policy});
+    if (!c.keyvault_listen.empty())
+      argv.insert(argv.end(), {"--keyvault-addr", c.keyvault_listen});
   }
   return argv;
 }
@@ -559,7 +565,7 @@ void RunDown(const Globals& g) {
 void RunLogs(const ClusterFlags& f, const Globals& g) {
   const ClusterPaths p = ClusterPaths::For(g.home);
   if (std::find(kServices.begin(), kServices.end(), f.service) == kServices.end())
-    Fail("cluster logs", "unknown service '" + f.service + "' (platform, auth, exec, gateway)");
+    Fail("cluster logs", "unknown service '" + f.service + "' (platform, auth, exec, keyvault, gateway)");
   if (!FileExists(p.LogFile(f.service)))
     Fail("cluster logs", "no log yet at " + p.LogFile(f.service));
   std::cout << LogTail(p.LogFile(f.service), f.lines);
@@ -610,7 +616,7 @@ CommandRegistrar reg("cluster", [](CLI::App& app, Globals& g) {
   down->callback([&g] { RunDown(g); });
 
   auto* logs = cluster->add_subcommand("logs", "print the end of a service's log");
-  logs->add_option("service", flags->service, "platform, auth, exec or gateway")->required();
+  logs->add_option("service", flags->service, "platform, auth, exec, keyvault or gateway")->required();
   logs->add_option("--lines,-n", flags->lines, "number of lines")->capture_default_str();
   logs->callback([flags, &g] { RunLogs(*flags, g); });
 });

@@ -35,7 +35,7 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
     return NotFound(path + " does not exist: run `cloister cluster init` first",
                     "CLUSTER_NOT_INITIALIZED");
   CLOISTER_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Load(path));
-  CLOISTER_RETURN_IF_ERROR(cfg.CheckKnownKeys({"cluster.*", "gateway.*", "auth.*", "exec.*"}));
+  CLOISTER_RETURN_IF_ERROR(cfg.CheckKnownKeys({"cluster.*", "gateway.*", "auth.*", "exec.*", "keyvault.*"}));
   ClusterConfig c;
   CLOISTER_ASSIGN_OR_RETURN(int64_t level, cfg.GetInt("cluster.security_level", 2, 1, 5));
   c.security_level = static_cast<int>(level);
@@ -43,6 +43,7 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
   CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.auth_listen, cfg.RequireString("auth.listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.exec_listen, cfg.RequireString("exec.listen"));
+  CLOISTER_ASSIGN_OR_RETURN(c.keyvault_listen, cfg.GetString("keyvault.listen", ""));
   return c;
 }
 
@@ -56,6 +57,7 @@ Status ClusterConfig::Save(const std::string& path) const {
   t += "public_listen = \"" + gateway_public + "\"\n\n";
   t += "[auth]\nlisten = \"" + auth_listen + "\"\n\n";
   t += "[exec]\nlisten = \"" + exec_listen + "\"\n";
+  if (!keyvault_listen.empty()) t += "\n[keyvault]\nlisten = \"" + keyvault_listen + "\"\n";
   return WriteFileAtomic(path, t, 0644);
 }
 

@@ -29,7 +29,8 @@
 namespace cloister::cli {
 
 // Service names in start order (stopped in reverse).
-inline const std::vector<std::string> kServices = {"platform", "auth", "exec", "gateway"};
+inline const std::vector<std::string> kServices = {"platform", "auth", "exec", "keyvault",
+                                                  "gateway"};
 
 struct ClusterPaths {
   std::string home, cluster_toml, trust, manifest, policy, platform_state, auditors, secrets,
@@ -46,6 +47,7 @@ struct ClusterConfig {
   std::string gateway_public;  // host:port, the only public endpoint
   std::string auth_listen;
   std::string exec_listen;
+  std::string keyvault_listen;  // empty in clusters made before the key vault existed
   std::string log_level = "info";
 
   static Result<ClusterConfig> Load(const std::string& path);

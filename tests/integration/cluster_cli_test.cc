@@ -60,7 +60,7 @@ std::string Join(const std::vector<std::string>& lines) {
 TEST_F(ClusterCliTest, StatusShowsEveryServiceHealthy) {
   auto j = cluster_->CliJson({"cluster", "status"});
   ASSERT_TRUE(j.contains("services")) << j.dump();
-  ASSERT_EQ(j["services"].size(), 4u);
+  ASSERT_EQ(j["services"].size(), 5u);  // platform, auth, exec, keyvault, gateway
   for (const auto& s : j["services"]) {
     EXPECT_TRUE(s["running"].get<bool>()) << s.dump();
     EXPECT_TRUE(s["healthy"].get<bool>()) << s.dump();
