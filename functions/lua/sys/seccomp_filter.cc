@@ -54,9 +54,10 @@ Status InstallChildFilter(const ChildFilterPolicy& policy) {
                  SCMP_SYS(exit), SCMP_SYS(exit_group)})
     allow(nr);
   if (policy.sanitizer_runtime) {
-    if (rc == 0)
-      rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
-    for (int nr : {SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
+    // ASan/UBSan builds only: the runtime reports on stderr, and probes
+    // whether memory is readable by write()ing it into a pipe of its own
+    // (sanitizer_common's IsAccessibleMemoryRange, used while unwinding).
+    for (int nr : {SCMP_SYS(write), SCMP_SYS(pipe2), SCMP_SYS(pipe), SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
                    SCMP_SYS(prctl), SCMP_SYS(sched_getaffinity), SCMP_SYS(prlimit64),
                    SCMP_SYS(getrlimit), SCMP_SYS(readlink), SCMP_SYS(openat), SCMP_SYS(read),
                    SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat)})
