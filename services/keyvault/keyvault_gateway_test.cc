@@ -22,18 +22,18 @@ namespace {
 class KeyVaultGatewayTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = new GatewayCluster({.platform = KV_PLATFORM_BIN, .auth = KV_AUTH_BIN,  // NOLINT
+    cluster_ = std::make_unique<GatewayCluster>(GatewayClusterBinaries{.platform = KV_PLATFORM_BIN, .auth = KV_AUTH_BIN,
                                    .exec = KV_EXEC_BIN, .keyvault = KV_KEYVAULT_BIN,
                                    .gateway = KV_GATEWAY_BIN, .default_policy = KV_DEFAULT_POLICY});
     Status st = cluster_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
     auto bob = cluster_->AddUser("bob", "correct horse battery staple 42");
     ASSERT_TRUE(bob.ok()) << bob.error().ToString();
-    bob_ = new GatewayCluster::User(*std::move(bob));  // NOLINT
+    bob_ = std::make_unique<GatewayCluster::User>(*std::move(bob));
   }
   static void TearDownTestSuite() {
-    delete bob_;      // NOLINT
-    delete cluster_;  // NOLINT
+    bob_.reset();
+    cluster_.reset();
   }
   static std::string Reason(const Status& s) { return s.ok() ? "OK" : s.error().reason(); }
 
@@ -48,12 +48,12 @@ class KeyVaultGatewayTest : public ::testing::Test {
     return r.ok() ? *r : RunResult{};
   }
 
-  static GatewayCluster* cluster_;
-  static GatewayCluster::User* bob_;
+  static std::unique_ptr<GatewayCluster> cluster_;
+  static std::unique_ptr<GatewayCluster::User> bob_;
 };
 
-GatewayCluster* KeyVaultGatewayTest::cluster_ = nullptr;
-GatewayCluster::User* KeyVaultGatewayTest::bob_ = nullptr;
+std::unique_ptr<GatewayCluster> KeyVaultGatewayTest::cluster_;
+std::unique_ptr<GatewayCluster::User> KeyVaultGatewayTest::bob_;
 
 TEST_F(KeyVaultGatewayTest, SdkRoundTripsThroughTheGateway) {
   auto& kv = cluster_->keyvault();

@@ -35,19 +35,19 @@ std::string SelfExe() {
 class KeyVaultIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    node_ = new AttestedNode(  // NOLINT: suite fixture, deleted in TearDownTestSuite
-        {{"keyvault", CLOISTER_KEYVAULT_BIN}, {"gateway", SelfExe()}},
-        {.platform_binary = CLOISTER_PLATFORM_BIN});
+    node_ = std::make_unique<AttestedNode>(
+        std::vector<std::pair<std::string, std::string>>{{"keyvault", CLOISTER_KEYVAULT_BIN}, {"gateway", SelfExe()}},
+        AttestedNodeOptions{.platform_binary = CLOISTER_PLATFORM_BIN});
     ASSERT_TRUE(node_->Start().ok());
     auto e = attestation::Enclave::Start({.role = "gateway", .trust_path = node_->trust_path()});
     ASSERT_TRUE(e.ok()) << e.error().ToString();
-    enclave_ = e->release();
+    enclave_ = *std::move(e);
     StartKeyVault();
   }
   static void TearDownTestSuite() {
-    delete kv_;       // NOLINT
-    delete enclave_;  // NOLINT
-    delete node_;     // NOLINT
+    kv_.reset();
+    enclave_.reset();
+    node_.reset();
   }
   static std::string DataDir() { return node_->dir() + "/kv-data"; }
   static void StartKeyVault() {
@@ -57,8 +57,8 @@ class KeyVaultIntegrationTest : public ::testing::Test {
                                 DataDir(), "--port-file", port_file},
                                {.log_prefix = node_->dir() + "/keyvault"});
     ASSERT_TRUE(p.ok());
-    delete kv_;                          // NOLINT
-    kv_ = new Subprocess(*std::move(p));  // NOLINT
+    kv_.reset();
+    kv_ = std::make_unique<Subprocess>(*std::move(p));
     ASSERT_TRUE(WaitForFile(port_file, 15s)) << kv_->Stderr();
     auto port = ReadFile(port_file);
     ASSERT_TRUE(port.ok());
@@ -85,15 +85,15 @@ class KeyVaultIntegrationTest : public ::testing::Test {
 
   static std::string Reason(const Status& s) { return s.ok() ? "OK" : s.error().reason(); }
 
-  static AttestedNode* node_;
-  static attestation::Enclave* enclave_;
-  static Subprocess* kv_;
+  static std::unique_ptr<AttestedNode> node_;
+  static std::unique_ptr<attestation::Enclave> enclave_;
+  static std::unique_ptr<Subprocess> kv_;
   static std::unique_ptr<keyvault::KeyVaultBackend::Stub> stub_;
 };
 
-AttestedNode* KeyVaultIntegrationTest::node_ = nullptr;
-attestation::Enclave* KeyVaultIntegrationTest::enclave_ = nullptr;
-Subprocess* KeyVaultIntegrationTest::kv_ = nullptr;
+std::unique_ptr<AttestedNode> KeyVaultIntegrationTest::node_;
+std::unique_ptr<attestation::Enclave> KeyVaultIntegrationTest::enclave_;
+std::unique_ptr<Subprocess> KeyVaultIntegrationTest::kv_;
 std::unique_ptr<keyvault::KeyVaultBackend::Stub> KeyVaultIntegrationTest::stub_;
 
 keyvault::CreateKeyRequest NewKey(const std::string& name, keyvault::KeyType t, bool exportable = false) {

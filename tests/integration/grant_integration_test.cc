@@ -18,22 +18,22 @@ using namespace std::chrono_literals;
 class GrantIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    node_ = new AttestedNode(  // NOLINT: suite fixture, deleted in TearDownTestSuite
-        {{"exec", CLOISTER_EXEC_BIN}, {"gateway", ATTACK_AS_GATEWAY}, {"test-client", ATTACK_AS_OTHER}},
-        {.platform_binary = CLOISTER_PLATFORM_BIN});
+    node_ = std::make_unique<AttestedNode>(
+        std::vector<std::pair<std::string, std::string>>{{"exec", CLOISTER_EXEC_BIN}, {"gateway", ATTACK_AS_GATEWAY}, {"test-client", ATTACK_AS_OTHER}},
+        AttestedNodeOptions{.platform_binary = CLOISTER_PLATFORM_BIN});
     ASSERT_TRUE(node_->Start().ok());
     std::string port_file = node_->dir() + "/exec.port";
     auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                                 node_->dir() + "/exec-data", "--port-file", port_file},
                                {.log_prefix = node_->dir() + "/exec"});
     ASSERT_TRUE(p.ok());
-    exec_ = new Subprocess(*std::move(p));  // NOLINT
+    exec_ = std::make_unique<Subprocess>(*std::move(p));
     ASSERT_TRUE(WaitForFile(port_file, 15s)) << exec_->Stderr();
     target_ = "127.0.0.1:" + *ReadFile(port_file);
   }
   static void TearDownTestSuite() {
-    delete exec_;  // NOLINT
-    delete node_;  // NOLINT
+    exec_.reset();
+    node_.reset();
   }
 
   RunResult Attack(const std::string& mode, const std::string& bin = ATTACK_AS_GATEWAY,
@@ -56,13 +56,13 @@ class GrantIntegrationTest : public ::testing::Test {
     EXPECT_NE(Audit().find("\"reason\":\"" + reason + "\""), std::string::npos);
   }
 
-  static AttestedNode* node_;
-  static Subprocess* exec_;
+  static std::unique_ptr<AttestedNode> node_;
+  static std::unique_ptr<Subprocess> exec_;
   static std::string target_;
 };
 
-AttestedNode* GrantIntegrationTest::node_ = nullptr;
-Subprocess* GrantIntegrationTest::exec_ = nullptr;
+std::unique_ptr<AttestedNode> GrantIntegrationTest::node_;
+std::unique_ptr<Subprocess> GrantIntegrationTest::exec_;
 std::string GrantIntegrationTest::target_;
 
 TEST_F(GrantIntegrationTest, ValidGrantFromAttestedGatewayRuns) {

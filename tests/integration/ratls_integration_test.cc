@@ -19,14 +19,14 @@ using namespace std::chrono_literals;
 class RaTlsIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    node_ = new AttestedNode(  // NOLINT: suite-lifetime fixture, freed in TearDownTestSuite
-        {{"test-server", RATLS_TEST_SERVER}, {"test-client", RATLS_TEST_CLIENT}},
-        {.platform_binary = CLOISTER_PLATFORM_BIN});
+    node_ = std::make_unique<AttestedNode>(
+        std::vector<std::pair<std::string, std::string>>{{"test-server", RATLS_TEST_SERVER}, {"test-client", RATLS_TEST_CLIENT}},
+        AttestedNodeOptions{.platform_binary = CLOISTER_PLATFORM_BIN});
     auto st = node_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   static void TearDownTestSuite() {
-    delete node_;  // NOLINT
+    node_.reset();
     node_ = nullptr;
   }
 
@@ -80,12 +80,12 @@ class RaTlsIntegrationTest : public ::testing::Test {
     EXPECT_FALSE(HandlerRan()) << ServerLog();
   }
 
-  static AttestedNode* node_;
+  static std::unique_ptr<AttestedNode> node_;
   static int counter_;
   std::optional<Subprocess> server_;
 };
 
-AttestedNode* RaTlsIntegrationTest::node_ = nullptr;
+std::unique_ptr<AttestedNode> RaTlsIntegrationTest::node_;
 int RaTlsIntegrationTest::counter_ = 0;
 
 TEST_F(RaTlsIntegrationTest, UnaryAndStreamingOverMutualRaTls) {
