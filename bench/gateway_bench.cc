@@ -5,7 +5,7 @@
 // Starts a real cluster with the CLI in a temporary home (rate limits raised
 // so the limiter does not cap the measurement).
 //
-//   build/bin/gateway_bench [--seconds 5]
+//   build/bin/gateway_bench [--seconds 5] [--audit-sync always|interval]
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -88,8 +88,11 @@ Point Drive(std::shared_ptr<grpc::Channel> ch, const std::string& token, int cli
 
 int main(int argc, char** argv) {
   double seconds = 5;
-  for (int i = 1; i + 1 < argc; ++i)
+  std::string audit_sync = "always";
+  for (int i = 1; i + 1 < argc; ++i) {
     if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--audit-sync")) audit_sync = argv[++i];
+  }
   testing::TempDir dir;
   const std::string home = dir.path() + "/home";
   auto cli = [&](std::vector<std::string> args) {
@@ -110,6 +113,10 @@ int main(int argc, char** argv) {
   policy = std::regex_replace(policy, std::regex("per_principal_rps\\s*=\\s*\\d+"), "per_principal_rps = 1000000");
   policy = std::regex_replace(policy, std::regex("per_principal_burst\\s*=\\s*\\d+"), "per_principal_burst = 1000000");
   (void)WriteFileAtomic(home + "/policy.toml", policy, 0644);
+  std::string cluster_toml = *ReadFile(home + "/cluster.toml");
+  cluster_toml = std::regex_replace(cluster_toml, std::regex("audit_sync = \"always\""),
+                                    "audit_sync = \"" + audit_sync + "\"");
+  (void)WriteFileAtomic(home + "/cluster.toml", cluster_toml, 0644);
   cli({"cluster", "up"});
 
   auto client = sdk::Client::Connect({gateway, home + "/trust.toml"});
@@ -133,9 +140,9 @@ int main(int argc, char** argv) {
   auto plain_channel =
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
 
-  printf("# gateway_bench: echo, %.0f s per point, loopback, %u cores (client, gateway, auth, exec,\n"
-         "# platform and the plain server all share them)\n",
-         seconds, std::thread::hardware_concurrency());
+  printf("# gateway_bench: echo, %.0f s per point, audit_sync=%s, loopback, %u cores (client,\n"
+         "# gateway, auth, exec, platform and the plain server all share them)\n",
+         seconds, audit_sync.c_str(), std::thread::hardware_concurrency());
   printf("%8s | %10s %10s %10s | %10s %10s %10s | %8s\n", "clients", "plain p50", "plain p99",
          "plain c/s", "cloister", "p99", "c/s", "ratio");
   for (int c : {1, 8, 64}) {

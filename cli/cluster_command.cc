@@ -364,7 +364,8 @@ std::vector<std::string> ArgvFor(const std::string& svc, const ClusterConfig& c,
             "--log-level", c.log_level};
   std::vector<std::string> argv = {bin,           "--trust",     p.trust,
                                    "--port-file", p.PortFile(svc), "--data-dir",
-                                   p.DataDir(svc), "--log-level", c.log_level};
+                                   p.DataDir(svc), "--log-level", c.log_level,
+                                   "--audit-sync",  c.audit_sync};
   if (svc == "auth") {
     argv.insert(argv.end(), {"--listen", c.auth_listen, "--db",
                              "sqlite://" + p.DataDir("auth") + "/auth.db"});

@@ -40,6 +40,10 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
   CLOISTER_ASSIGN_OR_RETURN(int64_t level, cfg.GetInt("cluster.security_level", 2, 1, 5));
   c.security_level = static_cast<int>(level);
   CLOISTER_ASSIGN_OR_RETURN(c.log_level, cfg.GetString("cluster.log_level", "info"));
+  CLOISTER_ASSIGN_OR_RETURN(c.audit_sync, cfg.GetString("cluster.audit_sync", "always"));
+  if (c.audit_sync != "always" && c.audit_sync != "interval")
+    return InvalidArgument(path + ": key 'cluster.audit_sync': must be \"always\" or \"interval\"",
+                           "CONFIG_INVALID");
   CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.auth_listen, cfg.RequireString("auth.listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.exec_listen, cfg.RequireString("exec.listen"));
@@ -52,7 +56,10 @@ Status ClusterConfig::Save(const std::string& path) const {
   t += "# Cloister single-node cluster (written by `cloister cluster init`).\n";
   t += "# Internal ports are fixed so a restarted service is found again.\n";
   t += "[cluster]\nsecurity_level = " + std::to_string(security_level) + "\n";
-  t += "log_level = \"" + log_level + "\"\n\n";
+  t += "log_level = \"" + log_level + "\"\n";
+  t += "# always: fsync each audit entry before answering; interval: fsync every\n";
+  t += "# 10 ms (faster; survives a killed process, may lose 10 ms on power loss)\n";
+  t += "audit_sync = \"" + audit_sync + "\"\n\n";
   t += "[gateway]\n# The only public endpoint (RA-TLS server certificate).\n";
   t += "public_listen = \"" + gateway_public + "\"\n\n";
   t += "[auth]\nlisten = \"" + auth_listen + "\"\n\n";

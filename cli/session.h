@@ -47,6 +47,7 @@ struct ClusterConfig {
   std::string gateway_public;  // host:port, the only public endpoint
   std::string auth_listen;
   std::string exec_listen;
+  std::string audit_sync = "always";  // "always" | "interval" (see AuditSyncPolicy)
   std::string keyvault_listen;  // empty in clusters made before the key vault existed
   std::string log_level = "info";
 

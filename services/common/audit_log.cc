@@ -48,17 +48,55 @@ Result<ordered_json> ParseLine(const std::string& line) {
 
 }  // namespace
 
+Result<AuditSyncPolicy> AuditSyncPolicy::Parse(std::string_view mode) {
+  AuditSyncPolicy p;
+  if (mode == "always") return p;
+  if (mode == "interval") {
+    p.sync_each = false;
+    return p;
+  }
+  return InvalidArgument("audit sync mode must be 'always' or 'interval', not '" +
+                         std::string(mode.substr(0, 32)) + "'");
+}
+
 AuditLog::AuditLog(Key, std::string path, std::string service, SecretBytes key, int fd,
-                   uint64_t seq, std::string prev)
+                   uint64_t seq, std::string prev, AuditSyncPolicy sync)
     : path_(std::move(path)), service_(std::move(service)), key_(std::move(key)), fd_(fd),
-      seq_(seq), prev_(std::move(prev)) {}
+      seq_(seq), prev_(std::move(prev)), sync_(sync) {
+  if (!sync_.sync_each) flusher_ = std::thread([this] { FlushLoop(); });
+}
 
 AuditLog::~AuditLog() {
-  if (fd_ >= 0) ::close(fd_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  synced_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  if (fd_ >= 0) {
+    ::fdatasync(fd_);
+    ::close(fd_);
+  }
+}
+
+void AuditLog::FlushLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    synced_cv_.wait_for(lock, std::chrono::milliseconds(sync_.interval_ms));
+    if (broken_ || synced_seq_ >= written_seq_ || syncing_) continue;
+    const uint64_t target = written_seq_;
+    syncing_ = true;
+    lock.unlock();
+    int rc = ::fdatasync(fd_);
+    lock.lock();
+    syncing_ = false;
+    if (rc != 0) broken_ = true;  // every later Append is refused
+    else synced_seq_ = std::max(synced_seq_, target);
+  }
 }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, std::string service,
-                                                 SecretBytes hmac_key) {
+                                                 SecretBytes hmac_key, AuditSyncPolicy sync) {
   if (hmac_key.size() < 16) return InvalidArgument("audit HMAC key too short");
   uint64_t seq = 0;
   std::string prev = kGenesis;
@@ -84,7 +122,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, std::s
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError(errno, "open audit log " + path);
   return std::make_unique<AuditLog>(Key(), path, std::move(service), std::move(hmac_key), fd, seq,
-                                    std::move(prev));
+                                    std::move(prev), sync);
 }
 
 uint64_t AuditLog::next_seq() const {
@@ -130,6 +168,7 @@ Status AuditLog::Append(const AuditEntry& e) {
   prev_ = hash;
   ++seq_;
   const uint64_t mine = ++written_seq_;
+  if (!sync_.sync_each) return OkStatus();  // the flusher makes it durable
   // Group commit: the first waiter syncs for everyone written so far; the
   // others wait for a sync that covers them.
   while (synced_seq_ < mine) {

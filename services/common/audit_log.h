@@ -18,6 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/secret.h"
@@ -34,12 +36,25 @@ struct AuditEntry {
   std::string peer;        // client address or peer role
 };
 
+// When an appended entry is made durable.
+struct AuditSyncPolicy {
+  // true ("always", the default): Append returns only after an fdatasync
+  // that covers the entry (group commit). false ("interval"): Append returns
+  // after write() — the entry survives a crash of the process (kill -9) —
+  // and a background thread syncs every `interval_ms`; a power loss may
+  // lose the last interval. Write and sync errors fail closed either way.
+  bool sync_each = true;
+  int interval_ms = 10;
+  static Result<AuditSyncPolicy> Parse(std::string_view mode);  // "always" | "interval"
+};
+
 class AuditLog {
  public:
   // Opens (creating 0600) and re-reads the tail to continue the chain;
   // DataLoss if the existing file's last line is broken.
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, std::string service,
-                                                SecretBytes hmac_key);
+                                                SecretBytes hmac_key,
+                                                AuditSyncPolicy sync = {});
   ~AuditLog();
 
   // Thread-safe. Durable (fdatasync) when it returns OK. Concurrent appends
@@ -52,7 +67,7 @@ class AuditLog {
     explicit Key() = default;
   };
   AuditLog(Key, std::string path, std::string service, SecretBytes key, int fd, uint64_t seq,
-           std::string prev);
+           std::string prev, AuditSyncPolicy sync);
 
  private:
   mutable std::mutex mu_;
@@ -67,6 +82,10 @@ class AuditLog {
   int fd_;
   uint64_t seq_;
   std::string prev_;  // hex
+  AuditSyncPolicy sync_;
+  bool stop_ = false;
+  std::thread flusher_;        // interval mode only
+  void FlushLoop();
 };
 
 struct AuditVerifyReport {

@@ -28,6 +28,11 @@ ServiceRunner::ServiceRunner(std::string role, std::vector<std::string> inbound)
   app_.add_option("--log-level", log_level_, "trace|debug|info|warn|error")->capture_default_str();
   app_.add_option("--log-file", log_file_, "log to this file instead of stderr");
   app_.add_flag("--log-json", log_json_, "JSON log lines");
+  app_.add_option("--audit-sync", audit_sync_,
+                  "always: fsync each audit entry before answering (group commit); interval: "
+                  "write each entry, fsync every 10 ms (survives kill -9, not power loss)")
+      ->check(CLI::IsMember({"always", "interval"}))
+      ->capture_default_str();
 }
 
 int ServiceRunner::ParseFlags(int argc, char** argv) {
@@ -94,7 +99,9 @@ AuditLog* ServiceRunner::OpenAudit() {
       return nullptr;
     }
   }
-  auto log = AuditLog::Open(dir + "/" + role_ + ".log", role_, std::move(key));
+  auto sync = AuditSyncPolicy::Parse(audit_sync_);
+  if (!sync.ok()) return nullptr;
+  auto log = AuditLog::Open(dir + "/" + role_ + ".log", role_, std::move(key), *sync);
   if (!log.ok()) {
     LOG_ERROR("cannot open audit log", {{"error", log.error().ToString()}});
     return nullptr;

@@ -64,6 +64,7 @@ class ServiceRunner {
   std::string trust_path_, listen_ = "127.0.0.1:0", port_file_, data_dir_;
   std::string log_level_ = "info", log_file_;
   bool log_json_ = false;
+  std::string audit_sync_ = "always";
   bool public_port_ = false;
   std::unique_ptr<attestation::Enclave> enclave_;
   std::unique_ptr<AuditLog> audit_;
