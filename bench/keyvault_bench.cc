@@ -52,7 +52,7 @@ struct RawRsa {
   }
   ~RawRsa() { EVP_PKEY_free(pkey); }
 };
-RawRsa* g_raw_rsa = nullptr;
+std::unique_ptr<RawRsa> g_raw_rsa;
 
 void BM_RawOpenSSL_RsaSign(benchmark::State& state) {
   const unsigned char msg[32] = {1, 2, 3};
@@ -106,7 +106,7 @@ struct SoftHsm {
   CK_OBJECT_HANDLE rsa = 0, aes = 0;
   testing::TempDir dir;
 };
-SoftHsm* g_hsm = nullptr;
+std::unique_ptr<SoftHsm> g_hsm;
 
 CK_SESSION_HANDLE HsmSession() {
   CK_SESSION_HANDLE s = 0;
@@ -117,7 +117,7 @@ CK_SESSION_HANDLE HsmSession() {
 }
 
 bool SetUpSoftHsm() {
-  g_hsm = new SoftHsm;  // NOLINT: process-lifetime bench fixture
+  g_hsm = std::make_unique<SoftHsm>();
   std::filesystem::create_directories(g_hsm->dir / "tokens");
   std::ofstream(g_hsm->dir / "softhsm2.conf")
       << "directories.tokendir = " << g_hsm->dir / "tokens" << "\nobjectstore.backend = file\n"
@@ -230,10 +230,10 @@ struct InProcess {
   std::unique_ptr<keyvault_service::KeyVaultCore> core;          // no audit
   std::unique_ptr<keyvault_service::KeyVaultCore> audited_core;  // fsync'd audit per call
 };
-InProcess* g_in = nullptr;
+std::unique_ptr<InProcess> g_in;
 
 bool SetUpInProcess() {
-  g_in = new InProcess;  // NOLINT: process-lifetime bench fixture
+  g_in = std::make_unique<InProcess>();
   auto s = keyvault_store::KeyStore::Open(
       "sqlite://" + g_in->dir / "kv.db",
       std::make_unique<keyvault_store::AeadSealer>(SecretBytes::Random(32)));
@@ -346,10 +346,10 @@ struct Cluster {
   std::unique_ptr<testing::GatewayCluster> cluster;
   sdk::KeyVaultClient* kv = nullptr;
 };
-Cluster* g_e2e = nullptr;
+std::unique_ptr<Cluster> g_e2e;
 
 Status SetUpEndToEnd() {
-  g_e2e = new Cluster;  // NOLINT: process-lifetime bench fixture
+  g_e2e = std::make_unique<Cluster>();
   g_e2e->cluster = std::make_unique<testing::GatewayCluster>(testing::GatewayClusterBinaries{
       .platform = KV_PLATFORM_BIN, .auth = KV_AUTH_BIN, .exec = KV_EXEC_BIN,
       .keyvault = KV_KEYVAULT_BIN, .gateway = KV_GATEWAY_BIN,
@@ -429,7 +429,7 @@ BENCHMARK(BM_EndToEnd_AesBatchEncrypt64x10000)->Threads(1)->Threads(2)->UseRealT
 int main(int argc, char** argv) {
   using namespace cloister;
   benchmark::Initialize(&argc, argv);
-  g_raw_rsa = new RawRsa;  // NOLINT: process-lifetime anchor key
+  g_raw_rsa = std::make_unique<RawRsa>();
   if (!SetUpSoftHsm()) std::cerr << "SoftHSM2 setup failed; its cases are skipped" << std::endl;
   if (!SetUpInProcess()) {
     std::cerr << "in-process setup failed" << std::endl;
@@ -439,11 +439,15 @@ int main(int argc, char** argv) {
     Status st = SetUpEndToEnd();
     if (!st.ok()) {
       std::cerr << "end-to-end setup failed; those cases are skipped: " << st.ToString() << std::endl;
-      delete g_e2e;  // NOLINT
-      g_e2e = nullptr;
+      g_e2e.reset();
     }
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  // Tear down in reverse order of setup (the cluster stops its daemons).
+  g_e2e.reset();
+  g_in.reset();
+  g_hsm.reset();
+  g_raw_rsa.reset();
   return 0;
 }

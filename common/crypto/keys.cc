@@ -70,29 +70,49 @@ Result<std::shared_ptr<const KeyHandle>> Wrap(EVP_PKEY* raw) {
   return std::shared_ptr<const KeyHandle>(std::move(h));
 }
 
+// Takes ownership of a freshly parsed key (null = the parse failed, with
+// `what` naming the input) and accepts it only if it is a supported type.
+struct Adopted {
+  std::shared_ptr<const KeyHandle> handle;
+  KeyType type;
+};
+Result<Adopted> Adopt(EVP_PKEY* raw, std::string_view what) {
+  if (raw == nullptr) return OpenSslError(what, Code::kInvalidArgument);
+  EvpPkeyPtr owned(raw);
+  CLOISTER_ASSIGN_OR_RETURN(KeyType t, Classify(raw));
+  CLOISTER_ASSIGN_OR_RETURN(auto h, Wrap(owned.release()));
+  return Adopted{std::move(h), t};
+}
+
+// ECDSA/RSA sign SHA-256(message); a precomputed digest must be exactly
+// that size. `storage` holds the digest computed here.
+Result<ByteView> SignatureInput(ByteView msg, bool prehashed, Digest& storage) {
+  if (!prehashed) {
+    storage = Sha256(msg);
+    return ByteView(storage);
+  }
+  if (msg.size() != kSha256Size)
+    return InvalidArgument("digest must be 32 bytes (SHA-256), got " + std::to_string(msg.size()));
+  return msg;
+}
+
 }  // namespace
 
 // ---- PublicKey ----
 
 Result<PublicKey> PublicKey::FromSpkiDer(ByteView der) {
   const unsigned char* p = der.data();
-  EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
-  if (raw == nullptr) return OpenSslError("public key DER", Code::kInvalidArgument);
-  EvpPkeyPtr owned(raw);
+  CLOISTER_ASSIGN_OR_RETURN(
+      Adopted k, Adopt(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())), "public key DER"));
   if (p != der.data() + der.size()) return InvalidArgument("trailing bytes after public key");
-  CLOISTER_ASSIGN_OR_RETURN(KeyType t, Classify(raw));
-  CLOISTER_ASSIGN_OR_RETURN(auto h, Wrap(owned.release()));
-  return PublicKey(std::move(h), t);
+  return PublicKey(std::move(k.handle), k.type);
 }
 
 Result<PublicKey> PublicKey::FromPem(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
-  if (raw == nullptr) return OpenSslError("public key PEM", Code::kInvalidArgument);
-  EvpPkeyPtr owned(raw);
-  CLOISTER_ASSIGN_OR_RETURN(KeyType t, Classify(raw));
-  CLOISTER_ASSIGN_OR_RETURN(auto h, Wrap(owned.release()));
-  return PublicKey(std::move(h), t);
+  CLOISTER_ASSIGN_OR_RETURN(
+      Adopted k, Adopt(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), "public key PEM"));
+  return PublicKey(std::move(k.handle), k.type);
 }
 
 Bytes PublicKey::SpkiDer() const {
@@ -126,14 +146,8 @@ Status DoVerify(EVP_PKEY* pkey, KeyType t, ByteView msg, ByteView sig, SignOptio
     }
     return OkStatus();
   }
-  Digest digest;
-  ByteView d = msg;
-  if (!prehashed) {
-    digest = Sha256(msg);
-    d = digest;
-  } else if (msg.size() != kSha256Size) {
-    return InvalidArgument("digest must be 32 bytes (SHA-256), got " + std::to_string(msg.size()));
-  }
+  Digest storage;
+  CLOISTER_ASSIGN_OR_RETURN(ByteView d, SignatureInput(msg, prehashed, storage));
   EvpPkeyCtxPtr pctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!pctx || EVP_PKEY_verify_init(pctx.get()) != 1) return OpenSslError("verify init");
   CLOISTER_RETURN_IF_ERROR(ConfigureSign(pctx.get(), t, opts));
@@ -159,14 +173,8 @@ Result<Bytes> DoSign(EVP_PKEY* pkey, KeyType t, ByteView msg, SignOptions opts, 
     sig.resize(len);
     return sig;
   }
-  Digest digest;
-  ByteView d = msg;
-  if (!prehashed) {
-    digest = Sha256(msg);
-    d = digest;
-  } else if (msg.size() != kSha256Size) {
-    return InvalidArgument("digest must be 32 bytes (SHA-256), got " + std::to_string(msg.size()));
-  }
+  Digest storage;
+  CLOISTER_ASSIGN_OR_RETURN(ByteView d, SignatureInput(msg, prehashed, storage));
   EvpPkeyCtxPtr pctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!pctx || EVP_PKEY_sign_init(pctx.get()) != 1) return OpenSslError("sign init");
   CLOISTER_RETURN_IF_ERROR(ConfigureSign(pctx.get(), t, opts));
@@ -227,22 +235,18 @@ Result<PrivateKey> PrivateKey::Generate(KeyType type) {
 
 Result<PrivateKey> PrivateKey::FromPkcs8Der(ByteView der) {
   const unsigned char* p = der.data();
-  EVP_PKEY* raw = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
-  if (raw == nullptr) return OpenSslError("private key DER", Code::kInvalidArgument);
-  EvpPkeyPtr owned(raw);
-  CLOISTER_ASSIGN_OR_RETURN(KeyType t, Classify(raw));
-  CLOISTER_ASSIGN_OR_RETURN(auto h, Wrap(owned.release()));
-  return PrivateKey(std::move(h), t);
+  CLOISTER_ASSIGN_OR_RETURN(
+      Adopted k, Adopt(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size())),
+                       "private key DER"));
+  return PrivateKey(std::move(k.handle), k.type);
 }
 
 Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
-  if (raw == nullptr) return OpenSslError("private key PEM", Code::kInvalidArgument);
-  EvpPkeyPtr owned(raw);
-  CLOISTER_ASSIGN_OR_RETURN(KeyType t, Classify(raw));
-  CLOISTER_ASSIGN_OR_RETURN(auto h, Wrap(owned.release()));
-  return PrivateKey(std::move(h), t);
+  CLOISTER_ASSIGN_OR_RETURN(Adopted k,
+                            Adopt(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
+                                  "private key PEM"));
+  return PrivateKey(std::move(k.handle), k.type);
 }
 
 PublicKey PrivateKey::public_key() const {
