@@ -2,8 +2,7 @@
 if(TARGET cloister_sdk AND TARGET cloister AND TARGET cloister-gateway)
   add_executable(gateway_bench ${CMAKE_CURRENT_LIST_DIR}/gateway_bench.cc)
   target_link_libraries(gateway_bench PRIVATE cloister_sdk cloister_test_support cloister_attestation
-                        cloister_proto_api nlohmann_json::nlohmann_json)
+                        cloister_proto_exec nlohmann_json::nlohmann_json)
   target_compile_definitions(gateway_bench PRIVATE CLOISTER_CLI_BIN="$<TARGET_FILE:cloister>")
-  add_dependencies(gateway_bench cloister cloister-platform cloister-auth cloister-exec
-                   cloister-gateway)
+  add_dependencies(gateway_bench cluster)
 endif()

@@ -19,7 +19,7 @@
 
 #include "attestation/ratls_credentials.h"
 #include "common/fs.h"
-#include "proto/cloister.grpc.pb.h"
+#include "proto/exec.grpc.pb.h"
 #include "sdk/cloister_client.h"
 #include "tests/support/subprocess.h"
 
@@ -28,7 +28,7 @@ using namespace cloister;
 using Clock = std::chrono::steady_clock;
 
 // The anchor: the same Call RPC answered directly, no security at all.
-class PlainEcho final : public api::Cloister::Service {
+class PlainEcho final : public api::Exec::Service {
   grpc::Status Call(grpc::ServerContext*, const api::CallRequest* req,
                     api::CallResponse* resp) override {
     auto it = req->inputs().find("data");
@@ -48,7 +48,7 @@ Point Drive(std::shared_ptr<grpc::Channel> ch, const std::string& token, int cli
   std::atomic<int> errors{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
-  auto stub = api::Cloister::NewStub(ch);
+  auto stub = api::Exec::NewStub(ch);
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       api::CallRequest req;

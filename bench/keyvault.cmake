@@ -9,6 +9,5 @@ if(TARGET cloister_keyvault_cluster_testing AND TARGET cloister_sdk AND TARGET c
   # SoftHSM2 anchor: PKCS#11 header from p11-kit; the module is dlopen'ed at run time.
   target_include_directories(keyvault_bench PRIVATE /usr/include/p11-kit-1)
   target_link_libraries(keyvault_bench PRIVATE ${CMAKE_DL_LIBS})
-  add_dependencies(keyvault_bench cloister-auth cloister-exec cloister-keyvault cloister-gateway
-                   cloister-platform)
+  add_dependencies(keyvault_bench cluster)
 endif()

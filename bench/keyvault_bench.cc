@@ -352,8 +352,7 @@ Status SetUpEndToEnd() {
   g_e2e = std::make_unique<Cluster>();
   g_e2e->cluster = std::make_unique<testing::GatewayCluster>(testing::GatewayClusterBinaries{
       .platform = KV_PLATFORM_BIN, .auth = KV_AUTH_BIN, .exec = KV_EXEC_BIN,
-      .keyvault = KV_KEYVAULT_BIN, .gateway = KV_GATEWAY_BIN,
-      .default_policy = KV_DEFAULT_POLICY});
+      .keyvault = KV_KEYVAULT_BIN, .gateway = KV_GATEWAY_BIN});
   // The per-principal rate limit is lifted: this measures throughput, not the limiter.
   CLOISTER_RETURN_IF_ERROR(g_e2e->cluster->Start(/*lift_rate_limit=*/true));
   g_e2e->kv = &g_e2e->cluster->keyvault();

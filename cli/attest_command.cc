@@ -18,6 +18,7 @@
 #include "common/crypto/hash.h"
 #include "common/fs.h"
 #include "sdk/peer_certificate.h"
+#include "services/topology/service_spec.h"
 
 namespace cloister::cli {
 namespace {
@@ -72,14 +73,15 @@ void RunAttest(const AttestFlags& f, const Globals& g) {
   std::string address = f.endpoint;
   std::vector<std::string> roles;
   if (!f.role.empty()) roles.push_back(f.role);
-  if (std::find(kServices.begin(), kServices.end(), f.endpoint) != kServices.end()) {
+  if (const topology::ServiceSpec* spec = topology::FindService(f.endpoint)) {
     auto cfg = ClusterConfig::Load(paths.cluster_toml);
     if (!cfg.ok()) FailError("attest", cfg.error());
-    if (f.endpoint == "gateway") address = cfg->gateway_public;
-    else if (f.endpoint == "auth") address = cfg->auth_listen;
-    else if (f.endpoint == "exec") address = cfg->exec_listen;
-    else Fail("attest", "the platform daemon serves a Unix socket, not TLS: "
-                        "use `cloister platform status --socket " + paths.platform_socket + "`");
+    if (spec->is_platform())
+      Fail("attest", "the platform daemon serves a Unix socket, not TLS: "
+                     "use `cloister platform status --socket " + paths.platform_socket + "`");
+    address = cfg->Address(f.endpoint);
+    if (address.empty())
+      Fail("attest", "this cluster has no address for " + f.endpoint + "; run `cloister cluster up`");
     if (roles.empty()) roles.push_back(f.endpoint);
   }
   const std::string trust_path = f.trust.empty() ? paths.trust : f.trust;

@@ -27,16 +27,20 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/random.h"
 #include "common/fs.h"
+#include "gateway/filters/authorize/policy.h"
+#include "proto/method_table.h"
 #include "sdk/cloister_client.h"
+#include "services/topology/service_spec.h"
 
 namespace cloister::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using topology::Health;
+using topology::ServiceSpec;
 
 constexpr int kAuditors = 3;
 constexpr int kAuditorThreshold = 2;
-constexpr int kDefaultGatewayPort = 7443;
 constexpr auto kStartTimeout = std::chrono::seconds(30);
 constexpr auto kStopGrace = std::chrono::seconds(10);
 
@@ -44,40 +48,48 @@ struct ClusterFlags {
   int security_level = 2;
   bool force = false;
   bool refresh_manifest = false;
-  int gateway_port = kDefaultGatewayPort;
+  int gateway_port = topology::FindService("gateway")->default_port;
   std::string policy;
   std::string service;  // logs
   size_t lines = 50;
 };
 
-std::string BinaryName(const std::string& svc) { return "cloister-" + svc; }
-
-// Service binaries live next to the `cloister` binary (build/bin).
+// The rule for finding the service binaries (docs/operations.md): they live
+// next to the `cloister` binary — build/bin in a build tree, PREFIX/bin
+// after `cmake --install`. Nothing else is looked up on disk: the default
+// gateway policy is built in.
 std::string BinDir() {
   auto self = SelfExePath();
   if (!self.ok()) return ".";
   return fs::path(*self).parent_path().string();
 }
-std::string BinaryPath(const std::string& svc) { return BinDir() + "/" + BinaryName(svc); }
+std::string BinaryPath(const ServiceSpec& s) { return BinDir() + "/" + s.binary(); }
 
-uint32_t ProductId(const std::string& svc) {
-  for (size_t i = 0; i < kServices.size(); ++i)
-    if (kServices[i] == svc) return static_cast<uint32_t>(i + 1);
-  return 99;
+// Binaries of the topology that are not next to `cloister`.
+std::vector<std::string> MissingBinaries() {
+  std::vector<std::string> missing;
+  for (const auto& s : topology::Topology())
+    if (!FileExists(BinaryPath(s))) missing.push_back(BinaryPath(s));
+  return missing;
 }
 
-// The gateway's default policy: --policy, else gateway/default_policy.toml
-// in an enclosing source tree (the build dir is inside the repository),
-// else share/cloister/ next to an installed binary.
-std::string FindDefaultPolicy(const std::string& flag) {
-  if (!flag.empty()) return flag;
-  fs::path dir = BinDir();
-  for (int up = 0; up < 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
-    for (const char* rel : {"gateway/default_policy.toml", "share/cloister/default_policy.toml"})
-      if (FileExists((dir / rel).string())) return (dir / rel).string();
-    if (dir == dir.parent_path()) break;
-  }
-  return "";
+[[noreturn]] void FailMissingBinaries(std::string_view cmd, const std::vector<std::string>& missing) {
+  std::string list;
+  for (const auto& m : missing) list += "\n  " + m;
+  Fail(cmd, "service binaries not found next to `cloister` (" + BinDir() + "):" + list +
+                "\nbuild them all with `cmake --build build --target cluster`, or install "
+                "with `cmake --install build --prefix DIR` and run DIR/bin/cloister");
+}
+
+// The gateway policy cluster init writes: a copy of --policy (checked), or
+// the built-in default rendered as a commented file operators can edit.
+Result<std::string> PolicyText(const std::string& flag) {
+  if (flag.empty()) return gateway::Policy::ToToml(gateway::Policy::Default());
+  CLOISTER_ASSIGN_OR_RETURN(std::string text, ReadFile(flag, 1 << 20));
+  std::vector<std::string> known;
+  for (const auto& m : rpc::MethodTable::Get().PublicNames()) known.push_back(m);
+  CLOISTER_RETURN_IF_ERROR(gateway::Policy::Parse(text, flag, known).status());
+  return text;
 }
 
 Result<std::vector<crypto::PrivateKey>> LoadAuditorKeys(const ClusterPaths& p) {
@@ -108,14 +120,15 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
   body.set_version(attestation::kManifestVersion);
   body.set_created_unix(::time(nullptr));
   ManifestOutcome out;
-  for (const auto& svc : kServices) {
-    std::string bin = BinaryPath(svc);
+  for (const auto& spec : topology::Topology()) {
+    const std::string svc(spec.name);
+    std::string bin = BinaryPath(spec);
     if (!FileExists(bin)) {
       out.missing.push_back(bin);
       continue;
     }
     CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
-                              attestation::MakeManifestEntry(svc, bin, ProductId(svc), 1));
+                              attestation::MakeManifestEntry(svc, bin, spec.product_id, 1));
     out.entries.push_back({{"name", svc},
                            {"binary", bin},
                            {"measurement", HexEncode(AsBytes(e.measurement()))}});
@@ -154,9 +167,9 @@ std::string GeneratePassword() {
 }
 
 bool AnyRunning(const ClusterPaths& p) {
-  for (const auto& svc : kServices) {
-    auto pid = ReadPidFile(p.PidFile(svc));
-    if (pid && IsServiceProcess(*pid, BinaryName(svc))) return true;
+  for (const auto& s : topology::Topology()) {
+    auto pid = ReadPidFile(p.PidFile(std::string(s.name)));
+    if (pid && IsServiceProcess(*pid, s.binary())) return true;
   }
   return false;
 }
@@ -173,6 +186,8 @@ void PrintManifest(const ManifestOutcome& m) {
 
 void RunInit(const ClusterFlags& f, const Globals& g) {
   const ClusterPaths p = ClusterPaths::For(g.home);
+  if (auto missing = MissingBinaries(); !missing.empty())
+    FailMissingBinaries(f.refresh_manifest ? "cluster manifest" : "cluster init", missing);
   if (f.refresh_manifest) {
     auto m = WriteManifest(p);
     if (!m.ok()) FailError("cluster init", m.error());
@@ -223,14 +238,9 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
   if (!manifest.ok()) FailError("cluster init", manifest.error());
   check(WriteTrust(p, f.security_level));
 
-  std::string policy_src = FindDefaultPolicy(f.policy);
-  bool have_policy = false;
-  if (!policy_src.empty()) {
-    auto text = ReadFile(policy_src, 1 << 20);
-    if (!text.ok()) FailError("cluster init", text.error());
-    check(WriteFileAtomic(p.policy, *text, 0644));
-    have_policy = true;
-  }
+  auto policy_text = PolicyText(f.policy);
+  if (!policy_text.ok()) FailError("cluster init", policy_text.error());
+  check(WriteFileAtomic(p.policy, *policy_text, 0644));
 
   ClusterConfig cfg;
   cfg.security_level = f.security_level;
@@ -240,9 +250,8 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
     return "127.0.0.1:" + std::to_string(*r);
   };
   cfg.gateway_public = port(f.gateway_port);
-  cfg.auth_listen = port(0);
-  cfg.exec_listen = port(0);
-  cfg.keyvault_listen = port(0);
+  for (const auto& s : topology::Topology())
+    if (!s.is_platform() && !s.is_public()) cfg.listen[std::string(s.name)] = port(s.default_port);
   check(cfg.Save(p.cluster_toml));
 
   // The admin password reaches cloister-auth through a 0600 file at the
@@ -258,7 +267,7 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
                {"platform_id", platform->platform_id_hex},
                {"manifest", manifest->entries},
                {"missing_binaries", manifest->missing},
-               {"policy", have_policy ? p.policy : ""},
+               {"policy", p.policy},
                {"admin_user", "admin"},
                {"admin_password", password}});
     return;
@@ -277,9 +286,8 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
                     ? ""
                     : " (port " + std::to_string(f.gateway_port) + " was busy)")
             << "\n";
-  if (!have_policy)
-    std::cerr << "warning: gateway/default_policy.toml not found; pass --policy FILE "
-                 "(the gateway will use its built-in default)\n";
+  std::cout << "  policy:        " << p.policy
+            << (f.policy.empty() ? " (the built-in default; edit to change)" : "") << "\n";
   std::cout << "\nDEV CLUSTER: the attestation root key and the auditors' private keys are "
                "stored\nin this directory (0600). In production keep them offline.\n\n"
             << "Admin user:     admin\n"
@@ -299,29 +307,31 @@ struct ServiceView {
   std::string health;   // detail
 };
 
-std::string AddressOf(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p) {
-  if (svc == "platform") return p.platform_socket;
-  if (svc == "auth") return c.auth_listen;
-  if (svc == "exec") return c.exec_listen;
-  if (svc == "keyvault") return c.keyvault_listen;
-  return c.gateway_public;
+std::string AddressOf(const ServiceSpec& s, const ClusterConfig& c, const ClusterPaths& p) {
+  if (s.is_platform()) return p.platform_socket;
+  return c.Address(std::string(s.name));
 }
 
-// One health probe, no waiting.
-bool Probe(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p,
+// One health probe, no waiting; how is the topology's Health of `s`.
+bool Probe(const ServiceSpec& s, const ClusterConfig& c, const ClusterPaths& p,
            std::string* detail) {
-  if (svc == "platform") {
-    auto client = attestation::PlatformClient::Connect(p.platform_socket);
-    *detail = client.ok() ? "SERVING" : client.error().ToString();
-    return client.ok();
-  }
-  if (svc != "gateway") {
-    // Internal services accept attested enclaves only; the CLI is not one,
-    // so a listening port (written after the server started) is the check.
-    bool ok = FileExists(p.PortFile(svc)) && TcpConnectable(AddressOf(svc, c, p),
-                                                            std::chrono::milliseconds(500));
-    *detail = ok ? "listening" : "not listening";
-    return ok;
+  const std::string svc(s.name);
+  switch (s.health) {
+    case Health::kPlatformSocket: {
+      auto client = attestation::PlatformClient::Connect(p.platform_socket);
+      *detail = client.ok() ? "SERVING" : client.error().ToString();
+      return client.ok();
+    }
+    case Health::kListening: {
+      // Internal services accept attested enclaves only; the CLI is not one,
+      // so a listening port (written after the server started) is the check.
+      bool ok = FileExists(p.PortFile(svc)) &&
+                TcpConnectable(AddressOf(s, c, p), std::chrono::milliseconds(500));
+      *detail = ok ? "listening" : "not listening";
+      return ok;
+    }
+    case Health::kGatewayHealth:
+      break;
   }
   // The gateway: the same attested path a client takes.
   auto client = sdk::Client::Connect({.gateway_address = c.gateway_public,
@@ -341,48 +351,47 @@ bool Probe(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p
   return h->status() == "SERVING";
 }
 
-ServiceView View(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p,
+ServiceView View(const ServiceSpec& s, const ClusterConfig& c, const ClusterPaths& p,
                  bool probe) {
   ServiceView v;
-  v.name = svc;
-  v.pid = ReadPidFile(p.PidFile(svc));
-  v.running = v.pid && IsServiceProcess(*v.pid, BinaryName(svc));
-  v.address = AddressOf(svc, c, p);
+  v.name = std::string(s.name);
+  v.pid = ReadPidFile(p.PidFile(v.name));
+  v.running = v.pid && IsServiceProcess(*v.pid, s.binary());
+  v.address = AddressOf(s, c, p);
   if (!v.running) {
     v.health = "not running";
   } else if (probe) {
-    v.healthy = Probe(svc, c, p, &v.health);
+    v.healthy = Probe(s, c, p, &v.health);
   }
   return v;
 }
 
-std::vector<std::string> ArgvFor(const std::string& svc, const ClusterConfig& c,
+// A service's command line, from its topology entry: the common flags of
+// every enclave, its storage, and for the gateway one --<name>-addr per
+// backend it forwards to.
+std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
                                  const ClusterPaths& p) {
-  const std::string bin = BinaryPath(svc);
-  if (svc == "platform")
+  const std::string svc(s.name);
+  const std::string bin = BinaryPath(s);
+  if (s.is_platform())
     return {bin, "--state", p.platform_state, "--socket", p.platform_socket, "--trust", p.trust,
             "--log-level", c.log_level};
-  std::vector<std::string> argv = {bin,           "--trust",     p.trust,
+  // The gateway's --listen port is its public one (RA-TLS server
+  // certificate, no client certificate asked).
+  std::vector<std::string> argv = {bin,           "--trust",       p.trust,
                                    "--port-file", p.PortFile(svc), "--data-dir",
-                                   p.DataDir(svc), "--log-level", c.log_level,
-                                   "--audit-sync",  c.audit_sync};
-  if (svc == "auth") {
-    argv.insert(argv.end(), {"--listen", c.auth_listen, "--db",
-                             "sqlite://" + p.DataDir("auth") + "/auth.db"});
-    if (FileExists(p.admin_password))
-      argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
-  } else if (svc == "exec") {
-    argv.insert(argv.end(), {"--listen", c.exec_listen});
-  } else if (svc == "keyvault") {
-    argv.insert(argv.end(), {"--listen", c.keyvault_listen});
-  } else if (svc == "gateway") {
-    // The gateway's --listen port is its public one (RA-TLS server
-    // certificate, no client certificate asked).
-    argv.insert(argv.end(), {"--listen", c.gateway_public, "--auth-addr", c.auth_listen,
-                             "--exec-addr", c.exec_listen});
+                                   p.DataDir(svc), "--log-level",  c.log_level,
+                                   "--audit-sync", c.audit_sync,   "--listen",
+                                   c.Address(svc)};
+  if (!s.storage.empty())
+    argv.insert(argv.end(), {"--db", "sqlite://" + p.DataDir(svc) + "/" + std::string(s.storage)});
+  if (svc == "auth" && FileExists(p.admin_password))
+    argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
+  if (s.is_public()) {
+    for (const auto& b : topology::Topology())
+      if (b.is_gateway_backend())
+        argv.insert(argv.end(), {"--" + std::string(b.name) + "-addr", c.Address(std::string(b.name))});
     if (FileExists(p.policy)) argv.insert(argv.end(), {"--policy", p.policy});
-    if (!c.keyvault_listen.empty())
-      argv.insert(argv.end(), {"--keyvault-addr", c.keyvault_listen});
   }
   return argv;
 }
@@ -407,30 +416,28 @@ std::string LogTail(const std::string& path, size_t lines) {
 void CheckManifestCurrent(const ClusterPaths& p) {
   auto trust = attestation::TrustConfig::Load(p.trust);
   if (!trust.ok()) FailError("cluster up", trust.error());
-  for (const auto& svc : kServices) {
-    std::string bin = BinaryPath(svc);
-    if (!FileExists(bin))
-      Fail("cluster up", bin + " not found; build it (cmake --build build) first");
+  if (auto missing = MissingBinaries(); !missing.empty()) FailMissingBinaries("cluster up", missing);
+  for (const auto& spec : topology::Topology()) {
+    const std::string bin = BinaryPath(spec);
     auto digest = attestation::HashFile(bin);
     if (!digest.ok()) FailError("cluster up", digest.error());
     const auto* entry = trust->manifest.FindByMeasurement(ByteView(*digest));
-    if (entry == nullptr || entry->name() != svc)
+    if (entry == nullptr || entry->name() != spec.name)
       Fail("cluster up", bin + " is not the binary the manifest was signed for (rebuilt?); run "
                                "`cloister cluster manifest`, then `cloister cluster up`");
   }
 }
 
-Status StartService(const std::string& svc, const ClusterConfig& c, const ClusterPaths& p,
+Status StartService(const ServiceSpec& s, const ClusterConfig& c, const ClusterPaths& p,
                     bool quiet, pid_t* pid_out) {
+  const std::string svc(s.name);
   // Stale files from a killed instance would make the health check pass early.
   ::unlink(p.PortFile(svc).c_str());
-  if (svc != "platform" && !PortFree(AddressOf(svc, c, p)) && svc != "gateway")
-    return Unavailable(svc + ": " + AddressOf(svc, c, p) + " is in use by another process");
-  if (svc == "gateway" && !PortFree(c.gateway_public))
-    return Unavailable("gateway: public port " + c.gateway_public +
+  if (!s.is_platform() && !PortFree(AddressOf(s, c, p)))
+    return Unavailable(svc + ": " + (s.is_public() ? "public port " : "") + AddressOf(s, c, p) +
                        " is in use by another process (edit cluster.toml)");
   CLOISTER_RETURN_IF_ERROR(MakeDirs(p.DataDir(svc), 0700));
-  CLOISTER_ASSIGN_OR_RETURN(pid_t pid, SpawnDetached(ArgvFor(svc, c, p), p.LogFile(svc)));
+  CLOISTER_ASSIGN_OR_RETURN(pid_t pid, SpawnDetached(ArgvFor(s, c, p), p.LogFile(svc)));
   *pid_out = pid;
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.PidFile(svc), std::to_string(pid) + "\n", 0600));
 
@@ -445,7 +452,7 @@ Status StartService(const std::string& svc, const ClusterConfig& c, const Cluste
       return Internal(svc + " exited during start; last log lines (" + p.LogFile(svc) + "):\n" +
                       LogTail(p.LogFile(svc), 15));
     }
-    if (Probe(svc, c, p, &detail)) break;
+    if (Probe(s, c, p, &detail)) break;
     if (std::chrono::steady_clock::now() >= deadline) {
       progress.Done("TIMEOUT");
       return DeadlineExceeded(svc + " did not become healthy within " +
@@ -464,19 +471,33 @@ void RunUp(const Globals& g) {
   auto cfg = ClusterConfig::Load(p.cluster_toml);
   if (!cfg.ok()) FailError("cluster up", cfg.error());
   CheckManifestCurrent(p);
+  // A service added to the topology after `cluster init` gets a port now.
+  bool added = false;
+  for (const auto& s : topology::Topology()) {
+    if (s.is_platform() || !cfg->Address(std::string(s.name)).empty()) continue;
+    auto port = PickPort("127.0.0.1", s.default_port);
+    if (!port.ok()) FailError("cluster up", port.error());
+    cfg->listen[std::string(s.name)] = "127.0.0.1:" + std::to_string(*port);
+    added = true;
+  }
+  if (added) {
+    Status s = cfg->Save(p.cluster_toml);
+    if (!s.ok()) FailError("cluster up", s.error());
+  }
   for (const auto& d : {p.run, p.logs, p.data}) {
     Status s = MakeDirs(d, 0700);
     if (!s.ok()) FailError("cluster up", s.error());
   }
   nlohmann::json services = nlohmann::json::array();
-  for (const auto& svc : kServices) {
-    ServiceView v = View(svc, *cfg, p, /*probe=*/false);
+  for (const auto& spec : topology::Topology()) {
+    const std::string svc(spec.name);
+    ServiceView v = View(spec, *cfg, p, /*probe=*/false);
     bool started = false;
     if (v.running) {
       if (!g.json) std::cerr << "  " << svc << " already running (pid " << *v.pid << ")\n";
     } else {
       pid_t pid = 0;
-      Status s = StartService(svc, *cfg, p, g.json, &pid);
+      Status s = StartService(spec, *cfg, p, g.json, &pid);
       if (!s.ok()) FailError("cluster up", s.error());
       v.pid = pid;
       started = true;
@@ -494,7 +515,7 @@ void RunUp(const Globals& g) {
     std::string detail;
     Progress progress("waiting for the gateway to serve", g.json);
     const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-    while (!Probe("gateway", *cfg, p, &detail)) {
+    while (!Probe(*topology::FindService("gateway"), *cfg, p, &detail)) {
       if (std::chrono::steady_clock::now() >= deadline) {
         progress.Done("NOT HEALTHY");
         Fail("cluster up", "the gateway is running but not healthy: " + detail + "; see " +
@@ -525,8 +546,9 @@ void RunStatus(const Globals& g) {
   if (!cfg.ok()) FailError("cluster status", cfg.error());
   nlohmann::json arr = nlohmann::json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& svc : kServices) {
-    ServiceView v = View(svc, *cfg, p, /*probe=*/true);
+  for (const auto& spec : topology::Topology()) {
+    const std::string svc(spec.name);
+    ServiceView v = View(spec, *cfg, p, /*probe=*/true);
     arr.push_back({{"name", svc},
                    {"pid", v.running ? nlohmann::json(*v.pid) : nlohmann::json(nullptr)},
                    {"running", v.running},
@@ -546,12 +568,13 @@ void RunStatus(const Globals& g) {
 void RunDown(const Globals& g) {
   const ClusterPaths p = ClusterPaths::For(g.home);
   nlohmann::json arr = nlohmann::json::array();
-  for (auto it = kServices.rbegin(); it != kServices.rend(); ++it) {
-    const std::string& svc = *it;
+  auto services = topology::Topology();
+  for (auto it = services.rbegin(); it != services.rend(); ++it) {
+    const std::string svc(it->name);
     auto pid = ReadPidFile(p.PidFile(svc));
     std::string outcome = "not running";
-    if (pid && IsServiceProcess(*pid, BinaryName(svc))) {
-      bool killed = StopProcess(*pid, BinaryName(svc),
+    if (pid && IsServiceProcess(*pid, it->binary())) {
+      bool killed = StopProcess(*pid, it->binary(),
                                 std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
       outcome = killed ? "killed (did not stop within 10 s)" : "stopped";
     }
@@ -565,8 +588,8 @@ void RunDown(const Globals& g) {
 
 void RunLogs(const ClusterFlags& f, const Globals& g) {
   const ClusterPaths p = ClusterPaths::For(g.home);
-  if (std::find(kServices.begin(), kServices.end(), f.service) == kServices.end())
-    Fail("cluster logs", "unknown service '" + f.service + "' (platform, auth, exec, keyvault, gateway)");
+  if (topology::FindService(f.service) == nullptr)
+    Fail("cluster logs", "unknown service '" + f.service + "' (" + topology::ServiceNames() + ")");
   if (!FileExists(p.LogFile(f.service)))
     Fail("cluster logs", "no log yet at " + p.LogFile(f.service));
   std::cout << LogTail(p.LogFile(f.service), f.lines);
@@ -590,7 +613,7 @@ CommandRegistrar reg("cluster", [](CLI::App& app, Globals& g) {
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   init->add_option("--policy", flags->policy,
-                   "gateway policy to copy (default: gateway/default_policy.toml)");
+                   "gateway policy to copy (checked; default: the built-in policy)");
   init->add_flag("--json", g.json, "machine-readable output (includes the admin password)");
   init->callback([flags, &g] { RunInit(*flags, g); });
 
@@ -617,7 +640,7 @@ CommandRegistrar reg("cluster", [](CLI::App& app, Globals& g) {
   down->callback([&g] { RunDown(g); });
 
   auto* logs = cluster->add_subcommand("logs", "print the end of a service's log");
-  logs->add_option("service", flags->service, "platform, auth, exec, keyvault or gateway")->required();
+  logs->add_option("service", flags->service, "a service: " + topology::ServiceNames())->required();
   logs->add_option("--lines,-n", flags->lines, "number of lines")->capture_default_str();
   logs->callback([flags, &g] { RunLogs(*flags, g); });
 });

@@ -8,6 +8,7 @@
 #include "cli/output.h"
 #include "common/config.h"
 #include "common/fs.h"
+#include "services/topology/service_spec.h"
 
 namespace cloister::cli {
 
@@ -35,7 +36,10 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
     return NotFound(path + " does not exist: run `cloister cluster init` first",
                     "CLUSTER_NOT_INITIALIZED");
   CLOISTER_ASSIGN_OR_RETURN(ConfigFile cfg, ConfigFile::Load(path));
-  CLOISTER_RETURN_IF_ERROR(cfg.CheckKnownKeys({"cluster.*", "gateway.*", "auth.*", "exec.*", "keyvault.*"}));
+  std::vector<std::string> known = {"cluster.*", "gateway.*"};
+  for (const auto& s : topology::Topology())
+    if (!s.is_platform() && !s.is_public()) known.push_back(std::string(s.name) + ".*");
+  CLOISTER_RETURN_IF_ERROR(cfg.CheckKnownKeys(known));
   ClusterConfig c;
   CLOISTER_ASSIGN_OR_RETURN(int64_t level, cfg.GetInt("cluster.security_level", 2, 1, 5));
   c.security_level = static_cast<int>(level);
@@ -45,10 +49,19 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
     return InvalidArgument(path + ": key 'cluster.audit_sync': must be \"always\" or \"interval\"",
                            "CONFIG_INVALID");
   CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
-  CLOISTER_ASSIGN_OR_RETURN(c.auth_listen, cfg.RequireString("auth.listen"));
-  CLOISTER_ASSIGN_OR_RETURN(c.exec_listen, cfg.RequireString("exec.listen"));
-  CLOISTER_ASSIGN_OR_RETURN(c.keyvault_listen, cfg.GetString("keyvault.listen", ""));
+  for (const auto& s : topology::Topology()) {
+    if (s.is_platform() || s.is_public()) continue;
+    const std::string name(s.name);
+    CLOISTER_ASSIGN_OR_RETURN(std::string addr, cfg.GetString(name + ".listen", ""));
+    if (!addr.empty()) c.listen[name] = addr;
+  }
   return c;
+}
+
+std::string ClusterConfig::Address(const std::string& name) const {
+  if (name == "gateway") return gateway_public;
+  auto it = listen.find(name);
+  return it == listen.end() ? "" : it->second;
 }
 
 Status ClusterConfig::Save(const std::string& path) const {
@@ -62,9 +75,11 @@ Status ClusterConfig::Save(const std::string& path) const {
   t += "audit_sync = \"" + audit_sync + "\"\n\n";
   t += "[gateway]\n# The only public endpoint (RA-TLS server certificate).\n";
   t += "public_listen = \"" + gateway_public + "\"\n\n";
-  t += "[auth]\nlisten = \"" + auth_listen + "\"\n\n";
-  t += "[exec]\nlisten = \"" + exec_listen + "\"\n";
-  if (!keyvault_listen.empty()) t += "\n[keyvault]\nlisten = \"" + keyvault_listen + "\"\n";
+  for (const auto& s : topology::Topology()) {
+    auto it = listen.find(std::string(s.name));
+    if (it == listen.end()) continue;
+    t += "[" + it->first + "]\nlisten = \"" + it->second + "\"\n\n";
+  }
   return WriteFileAtomic(path, t, 0644);
 }
 

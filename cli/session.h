@@ -16,6 +16,7 @@
 //   auto client = ConnectWithSession(globals, "call");   // fails with a hint
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,10 +29,6 @@
 
 namespace cloister::cli {
 
-// Service names in start order (stopped in reverse).
-inline const std::vector<std::string> kServices = {"platform", "auth", "exec", "keyvault",
-                                                  "gateway"};
-
 struct ClusterPaths {
   std::string home, cluster_toml, trust, manifest, policy, platform_state, auditors, secrets,
       admin_password, run, logs, data, session, platform_socket;
@@ -42,14 +39,19 @@ struct ClusterPaths {
   std::string DataDir(const std::string& svc) const { return data + "/" + svc; }
 };
 
+// cluster.toml: the level, logging, and one listen address per enclave
+// service of the topology (services/topology/topology.def): [<name>] listen,
+// and [gateway] public_listen for the one public endpoint.
 struct ClusterConfig {
   int security_level = 2;
   std::string gateway_public;  // host:port, the only public endpoint
-  std::string auth_listen;
-  std::string exec_listen;
+  std::map<std::string, std::string> listen;  // internal service name → host:port
   std::string audit_sync = "always";  // "always" | "interval" (see AuditSyncPolicy)
-  std::string keyvault_listen;  // empty in clusters made before the key vault existed
   std::string log_level = "info";
+
+  // Where service `name` listens ("" if this cluster has no address for it
+  // yet, e.g. a service added to the topology after `cluster init`).
+  std::string Address(const std::string& name) const;
 
   static Result<ClusterConfig> Load(const std::string& path);
   Status Save(const std::string& path) const;

@@ -1,8 +1,10 @@
-# cloister_proto_library(NAME SRCS a.proto b.proto [GRPC])
+# cloister_proto_library(NAME SRCS a.proto b.proto [GRPC] [SERVICE] [DEPS libs])
 # Generates C++ (and gRPC stubs when GRPC is given) from protos in proto/
-# into the build tree and wraps them in a static library NAME.
+# into the build tree and wraps them in a static library NAME. SERVICE
+# marks a service proto: it goes into the generated method table
+# (proto/method_table.h).
 function(cloister_proto_library name)
-  cmake_parse_arguments(ARG "GRPC" "" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "GRPC;SERVICE" "" "SRCS;DEPS" ${ARGN})
   set(out_dir ${CMAKE_BINARY_DIR}/gen)
   file(MAKE_DIRECTORY ${out_dir}/proto)
   set(srcs)
@@ -23,7 +25,13 @@ function(cloister_proto_library name)
       DEPENDS ${abs} protobuf::protoc
       COMMENT "protoc ${proto}" VERBATIM)
     list(APPEND srcs ${gen})
+    if(ARG_SERVICE)
+      set_property(GLOBAL APPEND PROPERTY CLOISTER_SERVICE_PROTOS ${abs})
+    endif()
   endforeach()
+  if(ARG_SERVICE)
+    set_property(GLOBAL APPEND PROPERTY CLOISTER_SERVICE_PROTO_LIBS ${name})
+  endif()
   add_library(${name} STATIC ${srcs})
   target_include_directories(${name} PUBLIC ${out_dir})
   target_link_libraries(${name} PUBLIC protobuf::libprotobuf ${ARG_DEPS})

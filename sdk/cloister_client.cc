@@ -114,7 +114,9 @@ Client::Client(Key, ClientOptions options, std::shared_ptr<grpc::Channel> channe
                GatewayIdentity gateway)
     : options_(std::move(options)),
       channel_(std::move(channel)),
-      stub_(api::Cloister::NewStub(channel_)),
+      auth_(api::Auth::NewStub(channel_)),
+      exec_(api::Exec::NewStub(channel_)),
+      gateway_stub_(api::Gateway::NewStub(channel_)),
       gateway_(std::move(gateway)) {}
 
 Client::~Client() = default;
@@ -146,7 +148,7 @@ Status Client::RefreshLocked() {
   api::RefreshTokenRequest req;
   req.set_refresh_token(session_->refresh_token);
   api::RefreshTokenResponse resp;
-  grpc::Status st = stub_->RefreshToken(&ctx, req, &resp);
+  grpc::Status st = auth_->RefreshToken(&ctx, req, &resp);
   if (!st.ok()) return FromGrpcStatus(st);
   session_->token = resp.token();
   session_->expires_unix = resp.expires_unix();
@@ -160,7 +162,7 @@ Result<api::User> Client::Login(std::string_view username, std::string_view pass
   req.set_username(std::string(username));
   req.set_password(std::string(password));
   auto resp = Unary<api::LoginRequest, api::LoginResponse>(
-      NewContext(false), req, [this](auto* c, const auto& q, auto* r) { return stub_->Login(c, q, r); });
+      NewContext(false), req, [this](auto* c, const auto& q, auto* r) { return auth_->Login(c, q, r); });
   if (!resp.ok()) return resp.error();
   Session s;
   s.token = resp->token();
@@ -204,7 +206,7 @@ std::optional<Session> Client::session() const {
 Status Client::Logout() {
   auto resp = Unary<api::LogoutRequest, api::LogoutResponse>(
       NewContext(true), api::LogoutRequest(),
-      [this](auto* c, const auto& q, auto* r) { return stub_->Logout(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return auth_->Logout(c, q, r); });
   std::lock_guard<std::mutex> lock(mu_);
   session_.reset();
   return resp.status();
@@ -213,7 +215,7 @@ Status Client::Logout() {
 Result<api::User> Client::WhoAmI() {
   auto resp = Unary<api::WhoAmIRequest, api::WhoAmIResponse>(
       NewContext(true), api::WhoAmIRequest(),
-      [this](auto* c, const auto& q, auto* r) { return stub_->WhoAmI(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return auth_->WhoAmI(c, q, r); });
   if (!resp.ok()) return resp.error();
   return resp->user();
 }
@@ -221,7 +223,7 @@ Result<api::User> Client::WhoAmI() {
 Result<api::HealthResponse> Client::Health() {
   return Unary<api::HealthRequest, api::HealthResponse>(
       NewContext(false), api::HealthRequest(),
-      [this](auto* c, const auto& q, auto* r) { return stub_->Health(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return gateway_stub_->Health(c, q, r); });
 }
 
 Result<api::CallResponse> Client::Call(std::string_view function, const Arguments& args,
@@ -231,7 +233,7 @@ Result<api::CallResponse> Client::Call(std::string_view function, const Argument
   for (const auto& [k, v] : args) (*req.mutable_args())[k] = v;
   for (const auto& [k, v] : inputs) (*req.mutable_inputs())[k] = v;
   return Unary<api::CallRequest, api::CallResponse>(
-      NewContext(true), req, [this](auto* c, const auto& q, auto* r) { return stub_->Call(c, q, r); });
+      NewContext(true), req, [this](auto* c, const auto& q, auto* r) { return exec_->Call(c, q, r); });
 }
 
 Result<api::CallResponse> Client::Call(std::string_view function, const StringArguments& args,
@@ -244,7 +246,7 @@ Result<api::CallResponse> Client::Call(std::string_view function, const StringAr
 Result<std::vector<api::FunctionInfo>> Client::ListFunctions() {
   auto resp = Unary<api::ListFunctionsRequest, api::ListFunctionsResponse>(
       NewContext(true), api::ListFunctionsRequest(),
-      [this](auto* c, const auto& q, auto* r) { return stub_->ListFunctions(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return exec_->ListFunctions(c, q, r); });
   if (!resp.ok()) return resp.error();
   return std::vector<api::FunctionInfo>(resp->functions().begin(), resp->functions().end());
 }
@@ -257,7 +259,7 @@ Result<api::User> Client::CreateUser(std::string_view username, std::string_view
   for (api::Role r : roles) req.add_roles(r);
   auto resp = Unary<api::CreateUserRequest, api::CreateUserResponse>(
       NewContext(true), req,
-      [this](auto* c, const auto& q, auto* r) { return stub_->CreateUser(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return auth_->CreateUser(c, q, r); });
   if (!resp.ok()) return resp.error();
   return resp->user();
 }
@@ -265,7 +267,7 @@ Result<api::User> Client::CreateUser(std::string_view username, std::string_view
 Result<std::vector<api::User>> Client::ListUsers() {
   auto resp = Unary<api::ListUsersRequest, api::ListUsersResponse>(
       NewContext(true), api::ListUsersRequest(),
-      [this](auto* c, const auto& q, auto* r) { return stub_->ListUsers(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return auth_->ListUsers(c, q, r); });
   if (!resp.ok()) return resp.error();
   return std::vector<api::User>(resp->users().begin(), resp->users().end());
 }
@@ -276,7 +278,7 @@ Result<api::User> Client::DisableUser(std::string_view username, bool disabled) 
   req.set_disabled(disabled);
   auto resp = Unary<api::DisableUserRequest, api::DisableUserResponse>(
       NewContext(true), req,
-      [this](auto* c, const auto& q, auto* r) { return stub_->DisableUser(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return auth_->DisableUser(c, q, r); });
   if (!resp.ok()) return resp.error();
   return resp->user();
 }
@@ -286,7 +288,7 @@ Status Client::DeleteUser(std::string_view username) {
   req.set_username(std::string(username));
   return Unary<api::DeleteUserRequest, api::DeleteUserResponse>(
              NewContext(true), req,
-             [this](auto* c, const auto& q, auto* r) { return stub_->DeleteUser(c, q, r); })
+             [this](auto* c, const auto& q, auto* r) { return auth_->DeleteUser(c, q, r); })
       .status();
 }
 
@@ -298,7 +300,7 @@ Status Client::ChangePassword(std::string_view username, std::string_view old_pa
   req.set_new_password(std::string(new_password));
   return Unary<api::ChangePasswordRequest, api::ChangePasswordResponse>(
              NewContext(true), req,
-             [this](auto* c, const auto& q, auto* r) { return stub_->ChangePassword(c, q, r); })
+             [this](auto* c, const auto& q, auto* r) { return auth_->ChangePassword(c, q, r); })
       .status();
 }
 
@@ -309,7 +311,7 @@ Result<api::CreateApiKeyResponse> Client::CreateApiKey(std::string_view descript
   req.set_expires_unix(expires_unix);
   return Unary<api::CreateApiKeyRequest, api::CreateApiKeyResponse>(
       NewContext(true), req,
-      [this](auto* c, const auto& q, auto* r) { return stub_->CreateApiKey(c, q, r); });
+      [this](auto* c, const auto& q, auto* r) { return auth_->CreateApiKey(c, q, r); });
 }
 
 void Client::ExpireTokenForTest() {

@@ -1,5 +1,6 @@
 // The Cloister C++ client SDK: one attested connection to a cluster's
-// gateway (proto/cloister.proto, documented in docs/api.md).
+// gateway (services Auth, Exec, Gateway of proto/{auth,exec,gateway}.proto;
+// documented in docs/api.md).
 //
 // Connect() verifies the gateway's RA-TLS quote against the cluster's signed
 // manifest (role "gateway") and completes the TLS handshake BEFORE any
@@ -29,7 +30,9 @@
 #include <vector>
 
 #include "common/result.h"
-#include "proto/cloister.grpc.pb.h"
+#include "proto/auth.grpc.pb.h"
+#include "proto/exec.grpc.pb.h"
+#include "proto/gateway.grpc.pb.h"
 #include "proto/cloister.pb.h"
 
 namespace cloister::attestation {
@@ -146,7 +149,10 @@ class Client {
 
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<api::Cloister::Stub> stub_;
+  // One stub per service proto, all over the one attested channel.
+  std::unique_ptr<api::Auth::Stub> auth_;
+  std::unique_ptr<api::Exec::Stub> exec_;
+  std::unique_ptr<api::Gateway::Stub> gateway_stub_;
   GatewayIdentity gateway_;
 
   mutable std::mutex mu_;

@@ -114,7 +114,7 @@ grpc::Status Reply(Result<Resp> r, Resp* out) {
 
 #define CLOISTER_AUTH_HANDLER(Method, Req, Resp, ...)                                   \
   grpc::Status AuthService::Method(grpc::ServerContext* ctx, const Req* req, Resp* resp) { \
-    auto authz = verifier_->Admit(*ctx, *req, "/cloister.internal.Auth/" #Method);       \
+    auto authz = verifier_->Admit(*ctx, *req, "/cloister.api.Auth/" #Method);       \
     if (!authz.ok()) return ToGrpcStatus(authz.status());                                 \
     return Reply(logic_.Method(*authz __VA_OPT__(, ) __VA_ARGS__), resp);                 \
   }

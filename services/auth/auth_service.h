@@ -1,5 +1,5 @@
 // cloister-auth's gRPC layer: AuthService implements
-// cloister::internal::Auth::Service. Every method first runs
+// cloister::api::Auth::Service (proto/auth.proto). Every method first runs
 // GrantVerifier::Admit (signature by the attested gateway, method, body
 // digest, expiry, replay) and hands only the resulting Authorized<Req> to
 // AuthLogic, which checks roles again (defense in depth) and calls AuthCore.
@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "attestation/platform/platform_client.h"
-#include "proto/internal.grpc.pb.h"
+#include "proto/auth.grpc.pb.h"
 #include "services/auth/auth_core.h"
 #include "services/common/authorized.h"
 #include "services/common/grant_verifier.h"
@@ -71,7 +71,7 @@ class AuthLogic {
   AuthCore* core_;  // not owned
 };
 
-class AuthService final : public internal::Auth::Service {
+class AuthService final : public api::Auth::Service {
  public:
   // Neither pointer is owned; both outlive the server.
   AuthService(AuthCore* core, services::GrantVerifier* verifier, int security_level)

@@ -54,7 +54,7 @@ int Bootstrap(AuthStore& store, const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cloister::services::ServiceRunner runner("auth", {"gateway"});
+  cloister::services::ServiceRunner runner("auth");
   std::string db_url, bootstrap_file;
   bool bootstrap_only = false, rotate = false;
   int64_t token_lifetime = 900;

@@ -28,7 +28,7 @@ class AuditLogTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) {
       AuditEntry e;
       e.principal = "u-" + std::to_string(i);
-      e.method = "/cloister.api.Cloister/Call";
+      e.method = "/cloister.api.Exec/Call";
       e.decision = i % 2 ? "deny" : "allow";
       e.resources = {"secret-file-name-" + std::to_string(i)};
       ASSERT_TRUE((*log)->Append(e).ok());

@@ -7,6 +7,7 @@
 
 #include "attestation/sealing.h"
 #include "services/common/parse_error_interceptor.h"
+#include "services/topology/service_spec.h"
 #include "common/fs.h"
 #include "common/logging.h"
 
@@ -16,8 +17,8 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 }  // namespace
 
-ServiceRunner::ServiceRunner(std::string role, std::vector<std::string> inbound)
-    : role_(std::move(role)), inbound_(std::move(inbound)),
+ServiceRunner::ServiceRunner(std::string role)
+    : role_(std::move(role)),
       app_("cloister-" + role_ + " — a Cloister service enclave") {
   app_.add_option("--trust", trust_path_, "trust.toml (attestation root, manifest, auditors)")
       ->required();
@@ -33,6 +34,15 @@ ServiceRunner::ServiceRunner(std::string role, std::vector<std::string> inbound)
                   "write each entry, fsync every 10 ms (survives kill -9, not power loss)")
       ->check(CLI::IsMember({"always", "interval"}))
       ->capture_default_str();
+  const topology::ServiceSpec* spec = topology::FindService(role_);
+  if (spec == nullptr) {
+    // A programming error (a main() naming a role the topology lacks).
+    std::cerr << "cloister-" << role_ << ": not a service of services/topology/topology.def ("
+              << topology::ServiceNames() << ")" << std::endl;
+    std::abort();
+  }
+  inbound_ = spec->caller_roles();
+  public_port_ = spec->is_public();
 }
 
 int ServiceRunner::ParseFlags(int argc, char** argv) {
@@ -132,7 +142,8 @@ std::shared_ptr<grpc::Channel> ServiceRunner::ChannelTo(const std::string& addre
   return grpc::CreateCustomChannel(address, enclave_->ChannelCredentials({peer_role}), args);
 }
 
-int ServiceRunner::Serve(const std::vector<grpc::Service*>& services) {
+int ServiceRunner::Serve(const std::vector<grpc::Service*>& services,
+                         grpc::CallbackGenericService* generic) {
   grpc::ServerBuilder builder;
   int port = 0;
   std::shared_ptr<grpc::ServerCredentials> creds;
@@ -145,6 +156,7 @@ int ServiceRunner::Serve(const std::vector<grpc::Service*>& services) {
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   for (auto* s : services) builder.RegisterService(s);
+  if (generic != nullptr) builder.RegisterCallbackGenericService(generic);
   builder.experimental().SetInterceptorCreators(MakeParseErrorInterceptors());
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {

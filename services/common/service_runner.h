@@ -5,7 +5,7 @@
 // in-flight calls for up to 10 s).
 //
 //   int main(int argc, char** argv) {
-//     ServiceRunner runner("auth", {"gateway"});
+//     ServiceRunner runner("auth");   // who may call it: services/topology/topology.def
 //     if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
 //     auto enclave = runner.StartEnclave();   // exits with a clear error on failure
 //     AuthService svc(...);
@@ -13,6 +13,7 @@
 //   }
 #pragma once
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -29,8 +30,10 @@ inline constexpr int kMaxMessageBytes = 64 << 20;
 
 class ServiceRunner {
  public:
-  // `role`: this binary's manifest name; `inbound`: roles allowed to call it.
-  ServiceRunner(std::string role, std::vector<std::string> inbound);
+  // `role`: this binary's manifest name, a service of the topology table
+  // (services/topology/topology.def), which says who may call it and
+  // whether its port is the public one.
+  explicit ServiceRunner(std::string role);
 
   // Extra flags a service adds before ParseFlags.
   CLI::App& app() { return app_; }
@@ -42,12 +45,12 @@ class ServiceRunner {
   // Opens <data-dir>/audit/<role>.log with a sealed HMAC key.
   AuditLog* OpenAudit();
 
-  // The gateway's port is public: clients are not enclaves, so it presents
-  // its RA-TLS certificate without asking for one.
-  void set_public_port(bool v) { public_port_ = v; }
-
   // Builds and runs the server until SIGTERM/SIGINT; returns the exit code.
-  int Serve(const std::vector<grpc::Service*>& services);
+  // `generic` (the gateway's forwarder) serves every method the typed
+  // services do not. A public port (the gateway's) presents its RA-TLS
+  // certificate without asking clients for one: clients are not enclaves.
+  int Serve(const std::vector<grpc::Service*>& services,
+            grpc::CallbackGenericService* generic = nullptr);
 
   const std::string& data_dir() const { return data_dir_; }
   const std::string& role() const { return role_; }

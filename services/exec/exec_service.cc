@@ -10,9 +10,9 @@
 namespace cloister::services {
 namespace {
 
-constexpr const char* kCall = "/cloister.internal.Exec/Call";
-constexpr const char* kList = "/cloister.internal.Exec/ListFunctions";
-constexpr const char* kHealth = "/cloister.internal.Exec/Health";
+constexpr const char* kCall = "/cloister.api.Exec/Call";
+constexpr const char* kList = "/cloister.api.Exec/ListFunctions";
+constexpr const char* kHealth = "/cloister.api.Exec/Health";
 constexpr size_t kMaxArgs = 256;
 constexpr size_t kMaxInputs = 256;
 

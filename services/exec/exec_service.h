@@ -4,7 +4,7 @@
 // and outputs go back only if the function succeeded.
 #pragma once
 
-#include "proto/internal.grpc.pb.h"
+#include "proto/exec.grpc.pb.h"
 #include "services/common/grant_verifier.h"
 
 namespace cloister::services {
@@ -17,7 +17,7 @@ class ExecCore {
       const Authorized<api::ListFunctionsRequest>& req) const;
 };
 
-class ExecService final : public internal::Exec::Service {
+class ExecService final : public api::Exec::Service {
  public:
   ExecService(GrantVerifier* verifier, int security_level)
       : verifier_(verifier), security_level_(security_level) {}

@@ -4,7 +4,7 @@
 #include "services/exec/exec_service.h"
 
 int main(int argc, char** argv) {
-  cloister::services::ServiceRunner runner("exec", {"gateway"});
+  cloister::services::ServiceRunner runner("exec");
   if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
   auto* enclave = runner.StartEnclave();
   if (enclave == nullptr) return 2;

@@ -24,7 +24,7 @@ class KeyVaultGatewayTest : public ::testing::Test {
   static void SetUpTestSuite() {
     cluster_ = std::make_unique<GatewayCluster>(GatewayClusterBinaries{.platform = KV_PLATFORM_BIN, .auth = KV_AUTH_BIN,
                                    .exec = KV_EXEC_BIN, .keyvault = KV_KEYVAULT_BIN,
-                                   .gateway = KV_GATEWAY_BIN, .default_policy = KV_DEFAULT_POLICY});
+                                   .gateway = KV_GATEWAY_BIN});
     Status st = cluster_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
     auto bob = cluster_->AddUser("bob", "correct horse battery staple 42");

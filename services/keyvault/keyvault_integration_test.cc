@@ -62,7 +62,7 @@ class KeyVaultIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(WaitForFile(port_file, 15s)) << kv_->Stderr();
     auto port = ReadFile(port_file);
     ASSERT_TRUE(port.ok());
-    stub_ = keyvault::KeyVaultBackend::NewStub(grpc::CreateChannel(
+    stub_ = keyvault::KeyVault::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + *port, enclave_->ChannelCredentials({"keyvault"})));
   }
 
@@ -70,7 +70,7 @@ class KeyVaultIntegrationTest : public ::testing::Test {
   template <typename Req, typename Resp>
   static Status Call(const std::string& method, const std::string& user, const Req& req,
                      Resp* resp,
-                     grpc::Status (keyvault::KeyVaultBackend::Stub::*fn)(grpc::ClientContext*,
+                     grpc::Status (keyvault::KeyVault::Stub::*fn)(grpc::ClientContext*,
                                                                          const Req&, Resp*)) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 30s);
@@ -78,23 +78,23 @@ class KeyVaultIntegrationTest : public ::testing::Test {
     grant.set_principal(user);
     grant.add_roles(api::ROLE_USER);
     CLOISTER_RETURN_IF_ERROR(services::AttachGrant(
-        ctx, *enclave_, req, "/cloister.keyvault.KeyVaultBackend/" + method, grant));
+        ctx, *enclave_, req, "/cloister.keyvault.KeyVault/" + method, grant));
     return FromGrpcStatus(((*stub_).*fn)(&ctx, req, resp));
   }
-#define KV(M, user, req, resp) Call(#M, user, req, resp, &keyvault::KeyVaultBackend::Stub::M)
+#define KV(M, user, req, resp) Call(#M, user, req, resp, &keyvault::KeyVault::Stub::M)
 
   static std::string Reason(const Status& s) { return s.ok() ? "OK" : s.error().reason(); }
 
   static std::unique_ptr<AttestedNode> node_;
   static std::unique_ptr<attestation::Enclave> enclave_;
   static std::unique_ptr<Subprocess> kv_;
-  static std::unique_ptr<keyvault::KeyVaultBackend::Stub> stub_;
+  static std::unique_ptr<keyvault::KeyVault::Stub> stub_;
 };
 
 std::unique_ptr<AttestedNode> KeyVaultIntegrationTest::node_;
 std::unique_ptr<attestation::Enclave> KeyVaultIntegrationTest::enclave_;
 std::unique_ptr<Subprocess> KeyVaultIntegrationTest::kv_;
-std::unique_ptr<keyvault::KeyVaultBackend::Stub> KeyVaultIntegrationTest::stub_;
+std::unique_ptr<keyvault::KeyVault::Stub> KeyVaultIntegrationTest::stub_;
 
 keyvault::CreateKeyRequest NewKey(const std::string& name, keyvault::KeyType t, bool exportable = false) {
   keyvault::CreateKeyRequest r;

@@ -15,7 +15,7 @@ using keyvault_ops::Bit;
 using keyvault_ops::OpMask;
 using keyvault_store::KeyRecord;
 
-constexpr std::string_view kBackend = "/cloister.keyvault.KeyVaultBackend/";
+constexpr std::string_view kBackend = "/cloister.keyvault.KeyVault/";
 constexpr size_t kMaxGranteeLength = 128;
 
 Error KeyNotFound() {

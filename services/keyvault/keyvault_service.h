@@ -135,7 +135,7 @@ class KeyVaultCore {
 };
 
 // The gRPC face: Admit (grant check) → Caller → core → ToGrpcStatus.
-class KeyVaultService final : public keyvault::KeyVaultBackend::Service {
+class KeyVaultService final : public keyvault::KeyVault::Service {
  public:
   KeyVaultService(services::GrantVerifier* verifier, KeyVaultCore* core, int security_level)
       : verifier_(verifier), core_(core), security_level_(security_level) {}

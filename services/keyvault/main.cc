@@ -11,7 +11,7 @@
 
 int main(int argc, char** argv) {
   using namespace cloister;
-  services::ServiceRunner runner("keyvault", {"gateway"});
+  services::ServiceRunner runner("keyvault");
   std::string db_url;
   runner.app().add_option("--db", db_url, "storage URL (default sqlite:///<data-dir>/keyvault.db)");
   if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;

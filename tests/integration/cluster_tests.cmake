@@ -10,11 +10,10 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
   target_compile_definitions(cloister_cluster_fixture PUBLIC
     CLOISTER_CLI_BIN="$<TARGET_FILE:cloister>")
 
-  foreach(t cluster_sdk_test cluster_cli_test cluster_recovery_test)
+  foreach(t cluster_sdk_test cluster_cli_test cluster_recovery_test cluster_token_keys_test)
     add_executable(${t} ${t}.cc)
     target_link_libraries(${t} PRIVATE cloister_cluster_fixture cloister_sdk GTest::gtest_main)
-    add_dependencies(${t} cloister cloister-platform cloister-auth cloister-exec
-                     cloister-gateway)
+    add_dependencies(${t} cluster)
     # One ctest entry per suite (not gtest_discover_tests): each suite
     # shares one cluster, started once in SetUpTestSuite.
     add_test(NAME ${t} COMMAND ${t})
@@ -25,8 +24,7 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
   add_executable(cluster_badinput_test cluster_badinput_test.cc)
   target_link_libraries(cluster_badinput_test PRIVATE cloister_cluster_fixture cloister_sdk
                         cloister_gateway GTest::gtest_main)
-  add_dependencies(cluster_badinput_test cloister cloister-platform cloister-auth cloister-exec
-                   cloister-gateway)
+  add_dependencies(cluster_badinput_test cluster)
   add_test(NAME cluster_badinput_test COMMAND cluster_badinput_test)
   set_tests_properties(cluster_badinput_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
 
@@ -52,4 +50,16 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
     set_tests_properties(python_grpcio_client PROPERTIES LABELS integration RUN_SERIAL TRUE
                          TIMEOUT 300)
   endif()
+endif()
+
+# `cmake --install` into a temporary prefix, then the whole cluster from it.
+if(TARGET cloister AND TARGET cloister_test_support)
+  add_executable(install_test install_test.cc)
+  target_link_libraries(install_test PRIVATE cloister_test_support GTest::gtest_main
+                        nlohmann_json::nlohmann_json)
+  target_compile_definitions(install_test PRIVATE CLOISTER_CMAKE="${CMAKE_COMMAND}"
+    CLOISTER_BUILD_DIR="${CMAKE_BINARY_DIR}" CLOISTER_CLI_BIN="$<TARGET_FILE:cloister>")
+  add_dependencies(install_test cluster)
+  add_test(NAME install_test COMMAND install_test)
+  set_tests_properties(install_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
 endif()

@@ -17,7 +17,8 @@
 #include "attestation/enclave.h"
 #include "common/crypto/random.h"
 #include "common/logging.h"
-#include "proto/internal.grpc.pb.h"
+#include "proto/exec.grpc.pb.h"
+#include "proto/internal.pb.h"
 #include "services/common/grant_verifier.h"
 
 using namespace cloister;
@@ -69,14 +70,14 @@ int main(int argc, char** argv) {
   api::CallRequest req;
   req.set_function("echo");
   (*req.mutable_inputs())["data"] = "hello";
-  const std::string kCall = "/cloister.internal.Exec/Call";
+  const std::string kCall = "/cloister.api.Exec/Call";
 
   if (mode == "no-cert") {
     auto trust_cfg = attestation::TrustConfig::Load(trust);
     if (!trust_cfg.ok()) return 2;
     auto creds = attestation::AttestingChannelCredentials(
         std::make_shared<attestation::TrustConfig>(*std::move(trust_cfg)), {"exec"});
-    auto stub = internal::Exec::NewStub(grpc::CreateChannel(target, creds));
+    auto stub = api::Exec::NewStub(grpc::CreateChannel(target, creds));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     api::CallResponse resp;
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto& e = **enclave;
-  auto stub = internal::Exec::NewStub(grpc::CreateChannel(target, e.ChannelCredentials({"exec"})));
+  auto stub = api::Exec::NewStub(grpc::CreateChannel(target, e.ChannelCredentials({"exec"})));
   const int64_t now = attestation::NowUnixMs();
   const std::string id = crypto::RandomId();
 
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
   if (mode == "valid") return call(SignedGrantBytes(e, req, kCall, now, now + 10'000, id));
   if (mode == "no-grant") return call("");
   if (mode == "wrong-method")
-    return call(SignedGrantBytes(e, req, "/cloister.internal.Exec/ListFunctions", now, now + 10'000, id));
+    return call(SignedGrantBytes(e, req, "/cloister.api.Exec/ListFunctions", now, now + 10'000, id));
   if (mode == "body-mismatch") {
     api::CallRequest other = req;
     (*other.mutable_inputs())["data"] = "something else";

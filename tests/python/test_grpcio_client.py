@@ -21,7 +21,8 @@ import tempfile
 
 import grpc
 
-SERVICE = "/cloister.api.Cloister/"
+# One service per proto (proto/auth.proto, exec.proto, gateway.proto).
+AUTH, EXEC, GATEWAY = "/cloister.api.Auth/", "/cloister.api.Exec/", "/cloister.api.Gateway/"
 
 
 def run(cli, home, *args, stdin=None):
@@ -37,14 +38,14 @@ class CloisterStub:
     """The few RPCs this test needs, through grpc's generic API."""
 
     def __init__(self, channel, pb):
-        def rpc(name, req, resp):
-            return channel.unary_unary(SERVICE + name,
+        def rpc(path, req, resp):
+            return channel.unary_unary(path,
                                        request_serializer=req.SerializeToString,
                                        response_deserializer=resp.FromString)
-        self.Login = rpc("Login", pb.LoginRequest, pb.LoginResponse)
-        self.CreateUser = rpc("CreateUser", pb.CreateUserRequest, pb.CreateUserResponse)
-        self.Call = rpc("Call", pb.CallRequest, pb.CallResponse)
-        self.Health = rpc("Health", pb.HealthRequest, pb.HealthResponse)
+        self.Login = rpc(AUTH + "Login", pb.LoginRequest, pb.LoginResponse)
+        self.CreateUser = rpc(AUTH + "CreateUser", pb.CreateUserRequest, pb.CreateUserResponse)
+        self.Call = rpc(EXEC + "Call", pb.CallRequest, pb.CallResponse)
+        self.Health = rpc(GATEWAY + "Health", pb.HealthRequest, pb.HealthResponse)
 
 
 def main():

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "gateway/gateway_service.h"
+#include "gateway/gateway.h"
 
 namespace cloister::gateway {
 namespace {
@@ -93,10 +93,29 @@ TEST(PolicyTest, TyposStopLoading) {
   EXPECT_FALSE(bad_pred.ok());
 }
 
-TEST(PolicyTest, ShippedDefaultPolicyLoads) {
-  auto p = Policy::Load(CLOISTER_DEFAULT_POLICY, PublicMethods());
+TEST(PolicyTest, BuiltInDefaultPolicyCoversEveryMethodAndRoundTrips) {
+  Policy d = Policy::Default();
+  for (const auto& m : PublicMethods()) EXPECT_TRUE(d.allowed.count(m)) << m;
+  // What `cluster init` writes reads back to exactly the built-in policy.
+  auto p = Policy::Parse(Policy::ToToml(d), "policy.toml", PublicMethods());
   ASSERT_TRUE(p.ok()) << p.error().ToString();
-  for (const auto& m : PublicMethods()) EXPECT_TRUE(p->allowed.count(m)) << m;
+  EXPECT_TRUE(*p == d);
+  // The declared rules survive: anonymous login, admin-only user creation,
+  // the self-or-admin predicate on password changes.
+  EXPECT_EQ(d.allowed.at("Login"), std::set<std::string>{"anonymous"});
+  EXPECT_EQ(d.allowed.at("CreateUser"), std::set<std::string>{"admin"});
+  EXPECT_EQ(d.allowed.at("Call"), (std::set<std::string>{"admin", "user"}));
+  EXPECT_EQ(d.predicates.at("ChangePassword"), Predicate::kSelfOrAdmin);
+}
+
+TEST(PolicyTest, EveryDeclaredPredicateIsOneThePolicyKnows) {
+  for (const auto& m : rpc::MethodTable::Get().all()) {
+    if (m.predicate.empty()) continue;
+    auto p = Policy::Parse("[methods]\n" + m.name + " = [\"user\"]\n[predicates]\n" + m.name +
+                               " = \"" + m.predicate + "\"\n",
+                           "p.toml", PublicMethods());
+    EXPECT_TRUE(p.ok()) << m.full_method << ": " << p.error().ToString();
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/fs.h"
+#include "proto/method_table.h"
 
 namespace cloister::gateway {
 
@@ -49,6 +50,61 @@ Result<Policy> Policy::Parse(std::string_view text, const std::string& source,
   CLOISTER_ASSIGN_OR_RETURN(rl.anonymous_per_ip_burst,
                             cfg.GetDouble("rate_limit.anonymous_per_ip_burst", rl.anonymous_per_ip_burst, 1, 1e7));
   return p;
+}
+
+Policy Policy::Default() {
+  Policy p;
+  for (const auto& m : rpc::MethodTable::Get().all()) {
+    if (!m.is_public()) continue;
+    const auto& roles = m.default_roles();
+    p.allowed[m.name] = std::set<std::string>(roles.begin(), roles.end());
+    // The table's predicates are checked by the policy tests to be ones
+    // Parse knows; an unknown one here would be a proto typo.
+    if (m.predicate == "self_or_admin") p.predicates[m.name] = Predicate::kSelfOrAdmin;
+  }
+  return p;
+}
+
+std::string Policy::ToToml(const Policy& p) {
+  auto list = [](const std::set<std::string>& roles) {
+    std::string out = "[";
+    for (const auto& r : roles) out += (out.size() > 1 ? ", " : "") + ("\"" + r + "\"");
+    return out + "]";
+  };
+  std::string t =
+      "# Cloister gateway policy: which roles may call each public method.\n"
+      "# \"anonymous\" means no token is needed. Methods not listed are denied.\n"
+      "# A typo here stops the gateway at start with an error naming the key.\n"
+      "# Written by `cloister cluster init` from the built-in default (each RPC's\n"
+      "# (cloister.options.rule) in proto/*.proto); edit, then restart the gateway.\n\n"
+      "[methods]\n";
+  for (const auto& name : rpc::MethodTable::Get().PublicNames()) {
+    auto it = p.allowed.find(name);
+    if (it == p.allowed.end()) continue;
+    t += name + " = " + list(it->second) + "\n";
+  }
+  for (const auto& [name, roles] : p.allowed)
+    if (rpc::MethodTable::Get().FindPublic(name) == nullptr) t += name + " = " + list(roles) + "\n";
+  t += "\n[predicates]\n";
+  for (const auto& [name, pred] : p.predicates)
+    if (pred == Predicate::kSelfOrAdmin) t += name + " = \"self_or_admin\"\n";
+  const auto& rl = p.rate_limit;
+  auto num = [](double v) {
+    std::string s = std::to_string(v);
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.push_back('0');
+    return s;
+  };
+  t += "\n[rate_limit]\n";
+  t += "per_principal_rps      = " + num(rl.per_principal_rps) + "\n";
+  t += "per_principal_burst    = " + num(rl.per_principal_burst) + "\n";
+  t += "anonymous_per_ip_rps   = " + num(rl.anonymous_per_ip_rps) + "\n";
+  t += "anonymous_per_ip_burst = " + num(rl.anonymous_per_ip_burst) + "\n";
+  return t;
+}
+
+bool Policy::operator==(const Policy& o) const {
+  return allowed == o.allowed && predicates == o.predicates && rate_limit == o.rate_limit;
 }
 
 }  // namespace cloister::gateway

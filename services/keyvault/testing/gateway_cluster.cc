@@ -3,12 +3,15 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
 
 #include "common/crypto/random.h"
 #include "common/fs.h"
+#include "gateway/filters/authorize/policy.h"
+#include "services/topology/service_spec.h"
 
 namespace cloister::testing {
 
@@ -38,11 +41,19 @@ Status GatewayCluster::Start(bool lift_rate_limit) {
   password_ = "admin-" + crypto::RandomId();
   std::ofstream(pw_file) << password_;
   ::chmod(pw_file.c_str(), 0600);
-  CLOISTER_ASSIGN_OR_RETURN(std::string auth, StartService("auth", bins_.auth,
-                                                           {"--bootstrap-admin-password-file", pw_file}));
-  CLOISTER_ASSIGN_OR_RETURN(std::string exec, StartService("exec", bins_.exec, {}));
-  CLOISTER_ASSIGN_OR_RETURN(std::string kv, StartService("keyvault", bins_.keyvault, {}));
-  CLOISTER_ASSIGN_OR_RETURN(std::string policy, ReadFile(bins_.default_policy));
+  // Every backend of the topology, then the gateway wired to all of them.
+  const std::string bin_dir = std::filesystem::path(bins_.gateway).parent_path().string();
+  std::vector<std::string> gateway_flags;
+  for (const auto& spec : topology::Topology()) {
+    if (!spec.is_gateway_backend()) continue;
+    const std::string name(spec.name);
+    std::vector<std::string> extra;
+    if (name == "auth") extra = {"--bootstrap-admin-password-file", pw_file};
+    CLOISTER_ASSIGN_OR_RETURN(std::string addr,
+                              StartService(name, bin_dir + "/" + spec.binary(), extra));
+    gateway_flags.insert(gateway_flags.end(), {"--" + name + "-addr", addr});
+  }
+  std::string policy = gateway::Policy::ToToml(gateway::Policy::Default());
   if (lift_rate_limit) {
     policy = std::regex_replace(policy, std::regex("per_principal_rps *= *[0-9]+"),
                                 "per_principal_rps = 10000000");
@@ -51,9 +62,8 @@ Status GatewayCluster::Start(bool lift_rate_limit) {
   }
   const std::string policy_path = node_->dir() + "/policy.toml";
   std::ofstream(policy_path) << policy;
-  CLOISTER_ASSIGN_OR_RETURN(gateway_, StartService("gateway", bins_.gateway,
-                                                   {"--auth-addr", auth, "--exec-addr", exec,
-                                                    "--keyvault-addr", kv, "--policy", policy_path}));
+  gateway_flags.insert(gateway_flags.end(), {"--policy", policy_path});
+  CLOISTER_ASSIGN_OR_RETURN(gateway_, StartService("gateway", bins_.gateway, gateway_flags));
   CLOISTER_ASSIGN_OR_RETURN(admin_, sdk::Client::Connect(client_options()));
   // The gateway loads token keys from auth shortly after it starts.
   Status login = Unavailable("not tried");

@@ -20,8 +20,9 @@
 namespace cloister::testing {
 
 struct GatewayClusterBinaries {
+  // The other backends are found next to `gateway` (build/bin), one per
+  // entry of the topology (services/topology/topology.def).
   std::string platform, auth, exec, keyvault, gateway;
-  std::string default_policy;  // gateway/default_policy.toml
 };
 
 class GatewayCluster {

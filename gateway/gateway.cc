@@ -1,0 +1,292 @@
+// The gateway's request path and its own calls to auth; see gateway.h.
+#include "gateway/gateway.h"
+
+#include <chrono>
+#include <future>
+
+#include "common/crypto/random.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "services/common/deterministic.h"
+
+namespace cloister::gateway {
+namespace {
+
+constexpr int kForwardTimeoutMs = 60'000;
+
+int64_t NowUnix() { return static_cast<int64_t>(time(nullptr)); }
+
+std::string AuthorizationOf(const grpc::ServerContextBase& ctx) {
+  auto it = ctx.client_metadata().find("authorization");
+  if (it == ctx.client_metadata().end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+std::string ToBytes(const grpc::ByteBuffer& b) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!b.Dump(&slices).ok()) return out;
+  out.reserve(b.Length());
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+grpc::ByteBuffer FromBytes(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// One unary call through a generic stub, waited for.
+grpc::Status BlockingUnary(grpc::GenericStub& stub, grpc::ClientContext* ctx,
+                           const std::string& method, const grpc::ByteBuffer& req,
+                           grpc::ByteBuffer* resp) {
+  std::promise<grpc::Status> done;
+  auto result = done.get_future();
+  stub.UnaryCall(ctx, method, grpc::StubOptions(), &req, resp,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  return result.get();
+}
+
+Reply Fail(const Status& st) { return {ToGrpcStatus(st), {}}; }
+
+}  // namespace
+
+const std::vector<std::string>& PublicMethods() {
+  static const std::vector<std::string> kMethods = rpc::MethodTable::Get().PublicNames();
+  return kMethods;
+}
+
+Result<std::unique_ptr<Gateway>> Gateway::Create(attestation::Enclave* enclave,
+                                                 services::AuditLog* audit, GatewayOptions opts) {
+  for (const auto& m : rpc::MethodTable::Get().all()) {
+    if (m.backend == rpc::kGatewayBackend) continue;
+    if (!opts.backends.count(m.backend))
+      return InvalidArgument("no address for backend '" + m.backend + "' (serves " +
+                                 m.full_method + "): pass --" + m.backend + "-addr",
+                             "BACKEND_MISSING");
+  }
+  return std::make_unique<Gateway>(Key(), enclave, audit, std::move(opts));
+}
+
+Gateway::Gateway(Key, attestation::Enclave* enclave, services::AuditLog* audit,
+                 GatewayOptions opts)
+    : enclave_(enclave), audit_log_(audit), opts_(std::move(opts)),
+      table_(rpc::MethodTable::Get()),
+      authenticate_(&cache_, [this](const std::string& k) { return LookupApiKey(k); }),
+      authorize_(opts_.policy), rate_limit_(opts_.policy.rate_limit), audit_(audit) {
+  for (const auto& [name, channel] : opts_.backends)
+    stubs_[name] = std::make_unique<grpc::GenericStub>(channel);
+  auth_ = api::Auth::NewStub(opts_.backends.at("auth"));
+  poller_ = std::thread([this] { PollAuth(); });
+}
+
+Gateway::~Gateway() {
+  stop_ = true;
+  if (poller_.joinable()) poller_.join();
+}
+
+Reply Gateway::Handle(const grpc::ServerContextBase& ctx, const std::string& full_method,
+                      const grpc::ByteBuffer& request) {
+  const rpc::MethodEntry* m = table_.Find(full_method);
+  if (m == nullptr || !m->is_public())
+    return Fail(Unimplemented("no public method " + full_method, "METHOD_UNKNOWN"));
+  std::unique_ptr<google::protobuf::Message> req(m->request().New());
+  if (!req->ParseFromString(ToBytes(request)))
+    return Fail(InvalidArgument(
+        "request to " + full_method + " is not a valid protobuf message of its type",
+        "REQUEST_MALFORMED"));
+  if (m->backend == rpc::kGatewayBackend) return Health(ctx, *req);
+  RequestContext rc;
+  if (Status st = Admit(ctx, *req, m->name, rc); !st.ok()) return Fail(st);
+  Reply r = Forward(ctx, *m, *req, rc);
+  if (r.status.ok()) AfterSuccess(ctx, *m, *req, r.body);
+  return r;
+}
+
+Status Gateway::Admit(const grpc::ServerContextBase& ctx, const google::protobuf::Message& req,
+                      std::string_view method, RequestContext& rc) {
+  rc.method = std::string(method);
+  rc.peer = ctx.peer();
+  rc.authorization = AuthorizationOf(ctx);
+  rc.body = &req;
+  rc.request_id = crypto::RandomId();
+  for (Filter* f : std::initializer_list<Filter*>{&authenticate_, &authorize_, &rate_limit_}) {
+    Status st = f->OnRequest(rc);
+    if (!st.ok()) {
+      LOG_INFO("request denied", {{"method", rc.method}, {"filter", std::string(f->name())},
+                                  {"reason", st.error().reason()}, {"peer", rc.peer}});
+      CLOISTER_RETURN_IF_ERROR(audit_.Record(rc, &st.error()));
+      return st;
+    }
+  }
+  return audit_.OnRequest(rc);
+}
+
+Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
+                       const google::protobuf::Message& req, const RequestContext& rc) {
+  internal::AccessGrant grant;
+  grant.set_request_id(rc.request_id);
+  grant.set_principal(rc.principal.anonymous ? "anonymous" : rc.principal.user_id);
+  grant.set_username(rc.principal.username);
+  for (auto r : rc.principal.roles) grant.add_roles(r);
+  grant.set_token_id(rc.principal.token_id);
+  for (const auto& r : rc.resources) grant.add_resource_ids(r);
+  grpc::ClientContext cctx;
+  cctx.set_deadline(std::min(ctx.deadline(), std::chrono::system_clock::now() +
+                                                 std::chrono::milliseconds(kForwardTimeoutMs)));
+  if (Status st = services::AttachGrant(cctx, *enclave_, req, m.full_method, std::move(grant));
+      !st.ok())
+    return Fail(st);
+  // The backend gets the bytes the grant's digest covers, not the client's:
+  // one encoding, so no parser differential between gateway and backend.
+  Reply r;
+  r.status = BlockingUnary(*stubs_.at(m.backend), &cctx, m.full_method,
+                           FromBytes(services::DeterministicSerialize(req)), &r.body);
+  return r;
+}
+
+void Gateway::AfterSuccess(const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
+                           const google::protobuf::Message& req, const grpc::ByteBuffer& resp) {
+  // Revocations made through this gateway apply here at once, not a poll
+  // period later.
+  if (m.name == "Logout") {
+    std::string h = AuthorizationOf(ctx);
+    if (h.rfind("Bearer ", 0) == 0) {
+      auto p = cache_.VerifyToken(h.substr(7), NowUnix());
+      if (p.ok()) cache_.RevokeToken(p->token_id);
+    }
+  } else if (m.name == "DisableUser") {
+    const auto* dr = dynamic_cast<const api::DisableUserRequest*>(&req);
+    api::DisableUserResponse out;
+    if (dr != nullptr && dr->disabled() && out.ParseFromString(ToBytes(resp)) &&
+        !out.user().user_id().empty())
+      cache_.RevokeUser(out.user().user_id(), NowUnix());
+  }
+}
+
+template <typename Req, typename Resp, typename CallFn>
+Status Gateway::ServiceCall(const Req& req, Resp* resp, std::string_view method, CallFn call,
+                            int timeout_ms) {
+  internal::AccessGrant grant;
+  grant.set_principal("service:gateway");
+  grpc::ClientContext cctx;
+  cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, req, method, grant));
+  return FromGrpcStatus(call(&cctx, req, resp));
+}
+
+Status Gateway::BackendHealth(const std::string& backend, int timeout_ms) {
+  for (const rpc::MethodEntry* m : table_.ServedBy(backend)) {
+    if (m->name != "Health") continue;
+    std::unique_ptr<google::protobuf::Message> req(m->request().New());
+    internal::AccessGrant grant;
+    grant.set_principal("service:gateway");
+    grpc::ClientContext cctx;
+    cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+    CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, *req, m->full_method, grant));
+    grpc::ByteBuffer resp;
+    return FromGrpcStatus(BlockingUnary(*stubs_.at(backend), &cctx, m->full_method,
+                                        FromBytes(services::DeterministicSerialize(*req)), &resp));
+  }
+  return Internal("backend '" + backend + "' has no Health method in the method table");
+}
+
+Reply Gateway::Health(const grpc::ServerContextBase& ctx, const google::protobuf::Message& req) {
+  RequestContext rc;
+  if (Status st = Admit(ctx, req, "Health", rc); !st.ok()) return Fail(st);
+  // SERVING only when every backend answers its own (granted) health check
+  // and the token keys are loaded: `cluster up` waits on exactly this.
+  bool ok = cache_.has_keys();
+  std::string detail;
+  for (const auto& [name, stub] : stubs_) {
+    Status st = BackendHealth(name, 2000);
+    ok = ok && st.ok();
+    detail += (detail.empty() ? "" : "; ") + name + ": " + (st.ok() ? "ok" : st.ToString());
+  }
+  if (!cache_.has_keys()) detail += "; token keys not loaded yet";
+  api::HealthResponse resp;
+  resp.set_status(ok ? "SERVING" : "NOT_SERVING");
+  resp.set_service(ok ? "gateway" : "gateway (" + detail + ")");
+  resp.set_version(CLOISTER_VERSION);
+  resp.set_security_level(enclave_->security_level());
+  return {grpc::Status::OK, FromBytes(resp.SerializeAsString())};
+}
+
+void Gateway::PollAuth() {
+  // Keys first (needed for any token), then revocations every period: a
+  // revocation made elsewhere reaches this gateway within one period; one
+  // made through it applies at once (AfterSuccess). The token keys are
+  // fetched again every key_refresh_ms and the set is REPLACED: a key auth
+  // added (rotation) is trusted from then on, one auth dropped is not.
+  const std::string auth_svc = std::string("/") + api::Auth::service_full_name() + "/";
+  std::vector<std::string> current_spkis;  // the key set in cache_, as auth listed it
+  auto last_keys = std::chrono::steady_clock::time_point::min();
+  while (!stop_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!cache_.has_keys() ||
+        now - last_keys >= std::chrono::milliseconds(opts_.key_refresh_ms)) {
+      internal::TokenKeysRequest req;
+      internal::TokenKeysResponse resp;
+      Status st = ServiceCall(req, &resp, auth_svc + "TokenKeys",
+                              [this](grpc::ClientContext* c, const auto& r, auto* o) {
+                                return auth_->TokenKeys(c, r, o);
+                              }, 2000);
+      if (st.ok()) {
+        last_keys = now;
+        std::vector<crypto::PublicKey> keys;
+        std::vector<std::string> spkis;
+        for (const auto& spki : resp.ed25519_spki()) {
+          auto k = crypto::PublicKey::FromSpkiDer(AsBytes(spki));
+          if (k.ok() && k->type() == crypto::KeyType::kEd25519) {
+            keys.push_back(*k);
+            spkis.push_back(spki);
+          }
+        }
+        // Only a changed set resets the cache of verified tokens.
+        if (!keys.empty() && spkis != current_spkis) {
+          cache_.SetKeys(std::move(keys));
+          LOG_INFO("token keys loaded from cloister-auth",
+                   {{"keys", static_cast<int64_t>(spkis.size())},
+                    {"first_load", current_spkis.empty()}});
+          current_spkis = std::move(spkis);
+        }
+      }
+    }
+    if (cache_.has_keys()) {
+      internal::RevocationsRequest req;
+      req.set_since_unix_ms(revocations_since_ms_);
+      internal::RevocationsResponse resp;
+      Status st = ServiceCall(req, &resp, auth_svc + "Revocations",
+                              [this](grpc::ClientContext* c, const auto& r, auto* o) {
+                                return auth_->Revocations(c, r, o);
+                              }, 2000);
+      if (st.ok()) {
+        for (const auto& r : resp.revocations()) cache_.AddRevocation(r);
+        // Overlap by a second so a revocation committed during the poll is not missed.
+        revocations_since_ms_ = std::max<int64_t>(0, resp.now_unix_ms() - 1000);
+      }
+    }
+    for (int i = 0; i < opts_.revocation_poll_ms / 50 && !stop_; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+Result<Principal> Gateway::LookupApiKey(const std::string& key) {
+  internal::VerifyApiKeyRequest req;
+  req.set_api_key(key);
+  internal::VerifyApiKeyResponse resp;
+  CLOISTER_RETURN_IF_ERROR(ServiceCall(
+      req, &resp, std::string("/") + api::Auth::service_full_name() + "/VerifyApiKey",
+      [this](grpc::ClientContext* c, const auto& r, auto* o) {
+        return auth_->VerifyApiKey(c, r, o);
+      }, 5000));
+  Principal p;
+  p.anonymous = false;
+  p.user_id = resp.user().user_id();
+  p.username = resp.user().username();
+  for (int r : resp.user().roles()) p.roles.push_back(static_cast<api::Role>(r));
+  if (resp.user().disabled()) return Unauthenticated("user is disabled", "USER_DISABLED");
+  return p;
+}
+
+}  // namespace cloister::gateway

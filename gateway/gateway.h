@@ -1,0 +1,112 @@
+// Gateway: cloister-gateway's request path. Every public RPC of the method
+// table (proto/method_table.h) arrives here as bytes (gateway/forwarder.h),
+// is parsed as its request type, runs the filter pipeline (authenticate →
+// authorize → rate limit → audit) and is forwarded, as its deterministic
+// re-serialization, to the same method on the backend the table names,
+// with a signed grant for exactly that method and body. There is no other
+// path to a backend, and no per-method code: adding an RPC to a service
+// proto makes it forwarded, policed and audited under its short name.
+#pragma once
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gateway/credential_cache.h"
+#include "gateway/filters/audit/audit_filter.h"
+#include "gateway/filters/authenticate/authenticate_filter.h"
+#include "gateway/filters/authorize/authorize_filter.h"
+#include "gateway/filters/rate_limit/rate_limit_filter.h"
+#include "proto/auth.grpc.pb.h"
+#include "proto/method_table.h"
+#include "services/common/grant_verifier.h"
+
+namespace cloister::gateway {
+
+// The public methods (short names); the policy may only name these.
+const std::vector<std::string>& PublicMethods();
+
+struct GatewayOptions {
+  Policy policy;
+  // Backend name (a ServiceSpec name, e.g. "auth") → attested channel.
+  std::map<std::string, std::shared_ptr<grpc::Channel>> backends;
+  int64_t revocation_poll_ms = 1000;
+  // How often auth's token keys are fetched again (rotation, retirement).
+  int64_t key_refresh_ms = 10'000;
+};
+
+// The outcome of one public call: a status, and the serialized response
+// when it is OK.
+struct Reply {
+  grpc::Status status;
+  grpc::ByteBuffer body;
+};
+
+class Gateway {
+ public:
+  // `opts.backends` must hold a channel for every backend the method table
+  // routes to (checked: Create fails naming the missing one).
+  static Result<std::unique_ptr<Gateway>> Create(attestation::Enclave* enclave,
+                                                  services::AuditLog* audit,
+                                                  GatewayOptions opts);
+  // Only Create can make the key (so only Create constructs a Gateway).
+  class Key {
+    friend class Gateway;
+    Key() = default;
+  };
+  Gateway(Key, attestation::Enclave* enclave, services::AuditLog* audit, GatewayOptions opts);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Handles one unary call to `full_method` with the request bytes. Blocks
+  // (filters, audit sync, the backend call); thread-safe.
+  Reply Handle(const grpc::ServerContextBase& ctx, const std::string& full_method,
+               const grpc::ByteBuffer& request);
+
+  CredentialCache& credentials() { return cache_; }
+
+ private:
+  // Runs the pipeline for public method `method`; fills `rc`.
+  Status Admit(const grpc::ServerContextBase& ctx, const google::protobuf::Message& req,
+               std::string_view method, RequestContext& rc);
+  // Forwards an admitted request to its backend.
+  Reply Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
+                const google::protobuf::Message& req, const RequestContext& rc);
+  // What the gateway does itself after a successful call (local revocation).
+  void AfterSuccess(const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
+                    const google::protobuf::Message& req, const grpc::ByteBuffer& resp);
+  // Gateway.Health: SERVING only when every backend answers its own Health.
+  Reply Health(const grpc::ServerContextBase& ctx, const google::protobuf::Message& req);
+
+  // A call the gateway makes for itself (token keys, revocations, health).
+  template <typename Req, typename Resp, typename CallFn>
+  Status ServiceCall(const Req& req, Resp* resp, std::string_view method, CallFn call,
+                     int timeout_ms);
+  Status BackendHealth(const std::string& backend, int timeout_ms);
+  void PollAuth();
+  Result<Principal> LookupApiKey(const std::string& key);
+
+  attestation::Enclave* enclave_;
+  services::AuditLog* audit_log_;
+  GatewayOptions opts_;
+  const rpc::MethodTable& table_;
+  CredentialCache cache_;
+  std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;  // per backend
+  std::unique_ptr<api::Auth::Stub> auth_;  // the gateway's own calls to auth
+  AuthenticateFilter authenticate_;
+  AuthorizeFilter authorize_;
+  RateLimitFilter rate_limit_;
+  AuditFilter audit_;
+
+  std::atomic<bool> stop_{false};
+  int64_t revocations_since_ms_ = 0;  // only the poller thread touches it
+  std::thread poller_;
+};
+
+}  // namespace cloister::gateway

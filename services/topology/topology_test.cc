@@ -1,0 +1,75 @@
+// The two tables agree: every backend the method table routes to is a
+// service of the topology that the gateway may call, each such service
+// has an internal Health RPC (the gateway's and the CLI's probe), product
+// ids are unique, and the table's own rules hold.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "proto/method_table.h"
+#include "services/topology/service_spec.h"
+
+namespace cloister::topology {
+namespace {
+
+TEST(TopologyTest, NamesAndProductIdsAreUnique) {
+  std::set<std::string_view> names;
+  std::set<uint32_t> products;
+  for (const auto& s : Topology()) {
+    EXPECT_TRUE(names.insert(s.name).second) << s.name;
+    EXPECT_TRUE(products.insert(s.product_id).second) << s.name;
+  }
+  ASSERT_NE(FindService("gateway"), nullptr);
+  EXPECT_TRUE(FindService("gateway")->is_public());
+  EXPECT_EQ(FindService("nonesuch"), nullptr);
+  EXPECT_EQ(FindService("auth")->binary(), "cloister-auth");
+  EXPECT_EQ(FindService("auth")->caller_roles(), std::vector<std::string>{"gateway"});
+}
+
+TEST(TopologyTest, EveryRoutedBackendIsAGatewayBackendWithHealth) {
+  const auto& table = rpc::MethodTable::Get();
+  for (const auto& m : table.all()) {
+    const ServiceSpec* s = FindService(m.backend);
+    ASSERT_NE(s, nullptr) << m.full_method << " routes to unknown backend " << m.backend;
+    if (m.backend != rpc::kGatewayBackend) {
+      EXPECT_TRUE(s->is_gateway_backend()) << m.backend << " serves " << m.full_method
+                                           << " but the gateway may not call it";
+    }
+  }
+  for (const auto& s : Topology()) {
+    if (!s.is_gateway_backend()) continue;
+    bool health = false;
+    for (const auto* m : table.ServedBy(s.name)) health |= (m->name == "Health" && m->internal);
+    EXPECT_TRUE(health) << s.name << " has no internal Health RPC in its proto";
+  }
+}
+
+TEST(MethodTableTest, RulesRefuseAmbiguousOrBrokenTables) {
+  EXPECT_EQ(rpc::MethodTable::Check(rpc::GeneratedMethods()), "");
+  auto entry = [](std::string path, std::string name, bool internal) {
+    rpc::MethodEntry e;
+    e.full_method = std::move(path);
+    e.name = std::move(name);
+    e.backend = "auth";
+    e.internal = internal;
+    return e;
+  };
+  EXPECT_NE(rpc::MethodTable::Check({entry("/a.A/Foo", "Foo", false), entry("/b.B/Foo", "Foo", false)}),
+            "");  // two public Foo: the policy key would be ambiguous
+  EXPECT_EQ(rpc::MethodTable::Check({entry("/a.A/Foo", "Foo", false), entry("/b.B/Foo", "Foo", true)}),
+            "");  // an internal Foo next to a public one is fine
+  EXPECT_NE(rpc::MethodTable::Check({entry("/a.A/Foo", "Foo", false), entry("/a.A/Foo", "Foo", true)}),
+            "");
+  auto bad_role = entry("/a.A/Foo", "Foo", false);
+  bad_role.declared_roles = {"root"};
+  EXPECT_NE(rpc::MethodTable::Check({bad_role}), "");
+  // Lookups.
+  const auto& t = rpc::MethodTable::Get();
+  ASSERT_NE(t.Find("/cloister.api.Auth/Login"), nullptr);
+  EXPECT_EQ(t.Find("/cloister.api.Auth/Login")->backend, "auth");
+  EXPECT_EQ(t.FindPublic("TokenKeys"), nullptr);  // internal
+  EXPECT_NE(t.Find("/cloister.api.Auth/TokenKeys"), nullptr);
+}
+
+}  // namespace
+}  // namespace cloister::topology
