@@ -20,6 +20,7 @@
 #include "attestation/platform/platform_client.h"
 #include "attestation/platform/platform_state.h"
 #include "attestation/trust.h"
+#include "cli/cluster_secret.h"
 #include "cli/command_registry.h"
 #include "cli/output.h"
 #include "cli/service_process.h"
@@ -203,6 +204,7 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
   }
   for (const auto& d : {p.run, p.logs, p.data, p.secrets}) check(MakeDirs(d, 0700));
   check(MakeDirs(p.auditors, 0755));
+  check(CreateClusterSecret(p));  // level 1's grant key (cli/cluster_secret.h)
 
   attestation::PlatformInitOptions popts;
   popts.force = f.force;
@@ -366,6 +368,7 @@ std::vector<std::string> ArgvFor(const std::string& svc, const ClusterConfig& c,
                                    "--port-file", p.PortFile(svc), "--data-dir",
                                    p.DataDir(svc), "--log-level", c.log_level,
                                    "--audit-sync",  c.audit_sync};
+  if (c.security_level < 2) argv.insert(argv.end(), {"--cluster-secret", ClusterSecretPath(p)});
   if (svc == "auth") {
     argv.insert(argv.end(), {"--listen", c.auth_listen, "--db",
                              "sqlite://" + p.DataDir("auth") + "/auth.db"});

@@ -73,13 +73,13 @@ Status GatewayService::Admit(grpc::ServerContext* ctx, const google::protobuf::M
 }
 
 template <typename Req, typename Resp, typename CallFn>
-Status GatewayService::ServiceCall(const Req& req, Resp* resp, std::string_view internal_method,
-                                   CallFn call, int timeout_ms) {
+Status GatewayService::ServiceCall(const Req& req, Resp* resp, std::string_view audience,
+                                   std::string_view internal_method, CallFn call, int timeout_ms) {
   internal::AccessGrant grant;
   grant.set_principal("service:gateway");
   grpc::ClientContext cctx;
   cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-  CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, req, internal_method, grant));
+  CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, audience, req, internal_method, grant));
   return FromGrpcStatus(call(&cctx, req, resp));
 }
 
@@ -91,7 +91,7 @@ void GatewayService::PollAuth() {
     if (!cache_.has_keys()) {
       internal::TokenKeysRequest req;
       internal::TokenKeysResponse resp;
-      Status st = ServiceCall(req, &resp, Internal(kAuthSvc, "TokenKeys"),
+      Status st = ServiceCall(req, &resp, "auth", Internal(kAuthSvc, "TokenKeys"),
                               [this](grpc::ClientContext* c, const auto& r, auto* o) {
                                 return auth_->TokenKeys(c, r, o);
                               }, 2000);
@@ -111,7 +111,7 @@ void GatewayService::PollAuth() {
       internal::RevocationsRequest req;
       req.set_since_unix_ms(revocations_since_ms_);
       internal::RevocationsResponse resp;
-      Status st = ServiceCall(req, &resp, Internal(kAuthSvc, "Revocations"),
+      Status st = ServiceCall(req, &resp, "auth", Internal(kAuthSvc, "Revocations"),
                               [this](grpc::ClientContext* c, const auto& r, auto* o) {
                                 return auth_->Revocations(c, r, o);
                               }, 2000);
@@ -130,7 +130,7 @@ Result<Principal> GatewayService::LookupApiKey(const std::string& key) {
   internal::VerifyApiKeyRequest req;
   req.set_api_key(key);
   internal::VerifyApiKeyResponse resp;
-  CLOISTER_RETURN_IF_ERROR(ServiceCall(req, &resp, Internal(kAuthSvc, "VerifyApiKey"),
+  CLOISTER_RETURN_IF_ERROR(ServiceCall(req, &resp, "auth", Internal(kAuthSvc, "VerifyApiKey"),
                                        [this](grpc::ClientContext* c, const auto& r, auto* o) {
                                          return auth_->VerifyApiKey(c, r, o);
                                        }, 5000));
@@ -146,7 +146,7 @@ Result<Principal> GatewayService::LookupApiKey(const std::string& key) {
 #define CLOISTER_FORWARD_AUTH(Method, Req, Resp)                                               \
   grpc::Status GatewayService::Method(grpc::ServerContext* ctx, const api::Req* req,          \
                                       api::Resp* resp) {                                      \
-    return Forward(ctx, *req, resp, #Method, Internal(kAuthSvc, #Method),                     \
+    return Forward(ctx, *req, resp, #Method, "auth", Internal(kAuthSvc, #Method),                     \
                    [this](grpc::ClientContext* c, const api::Req& r, api::Resp* o) {          \
                      return auth_->Method(c, r, o);                                           \
                    });                                                                        \
@@ -163,7 +163,7 @@ CLOISTER_FORWARD_AUTH(CreateApiKey, CreateApiKeyRequest, CreateApiKeyResponse)
 grpc::Status GatewayService::Logout(grpc::ServerContext* ctx, const api::LogoutRequest* req,
                                     api::LogoutResponse* resp) {
   std::string token_id;
-  auto st = Forward(ctx, *req, resp, "Logout", Internal(kAuthSvc, "Logout"),
+  auto st = Forward(ctx, *req, resp, "Logout", "auth", Internal(kAuthSvc, "Logout"),
                     [&](grpc::ClientContext* c, const api::LogoutRequest& r,
                         api::LogoutResponse* o) {
                       // The grant carries the token id; remember it for the local cache.
@@ -183,7 +183,7 @@ grpc::Status GatewayService::Logout(grpc::ServerContext* ctx, const api::LogoutR
 grpc::Status GatewayService::DisableUser(grpc::ServerContext* ctx,
                                          const api::DisableUserRequest* req,
                                          api::DisableUserResponse* resp) {
-  auto st = Forward(ctx, *req, resp, "DisableUser", Internal(kAuthSvc, "DisableUser"),
+  auto st = Forward(ctx, *req, resp, "DisableUser", "auth", Internal(kAuthSvc, "DisableUser"),
                     [this](grpc::ClientContext* c, const api::DisableUserRequest& r,
                            api::DisableUserResponse* o) { return auth_->DisableUser(c, r, o); });
   if (st.ok() && req->disabled() && !resp->user().user_id().empty())
@@ -193,7 +193,7 @@ grpc::Status GatewayService::DisableUser(grpc::ServerContext* ctx,
 
 grpc::Status GatewayService::DeleteUser(grpc::ServerContext* ctx, const api::DeleteUserRequest* req,
                                         api::DeleteUserResponse* resp) {
-  return Forward(ctx, *req, resp, "DeleteUser", Internal(kAuthSvc, "DeleteUser"),
+  return Forward(ctx, *req, resp, "DeleteUser", "auth", Internal(kAuthSvc, "DeleteUser"),
                  [this](grpc::ClientContext* c, const api::DeleteUserRequest& r,
                         api::DeleteUserResponse* o) { return auth_->DeleteUser(c, r, o); });
 }
@@ -201,14 +201,14 @@ grpc::Status GatewayService::DeleteUser(grpc::ServerContext* ctx, const api::Del
 grpc::Status GatewayService::ChangePassword(grpc::ServerContext* ctx,
                                             const api::ChangePasswordRequest* req,
                                             api::ChangePasswordResponse* resp) {
-  return Forward(ctx, *req, resp, "ChangePassword", Internal(kAuthSvc, "ChangePassword"),
+  return Forward(ctx, *req, resp, "ChangePassword", "auth", Internal(kAuthSvc, "ChangePassword"),
                  [this](grpc::ClientContext* c, const api::ChangePasswordRequest& r,
                         api::ChangePasswordResponse* o) { return auth_->ChangePassword(c, r, o); });
 }
 
 grpc::Status GatewayService::Call(grpc::ServerContext* ctx, const api::CallRequest* req,
                                   api::CallResponse* resp) {
-  return Forward(ctx, *req, resp, "Call", Internal(kExecSvc, "Call"),
+  return Forward(ctx, *req, resp, "Call", "exec", Internal(kExecSvc, "Call"),
                  [this](grpc::ClientContext* c, const api::CallRequest& r, api::CallResponse* o) {
                    return exec_->Call(c, r, o);
                  });
@@ -217,7 +217,7 @@ grpc::Status GatewayService::Call(grpc::ServerContext* ctx, const api::CallReque
 grpc::Status GatewayService::ListFunctions(grpc::ServerContext* ctx,
                                            const api::ListFunctionsRequest* req,
                                            api::ListFunctionsResponse* resp) {
-  return Forward(ctx, *req, resp, "ListFunctions", Internal(kExecSvc, "ListFunctions"),
+  return Forward(ctx, *req, resp, "ListFunctions", "exec", Internal(kExecSvc, "ListFunctions"),
                  [this](grpc::ClientContext* c, const api::ListFunctionsRequest& r,
                         api::ListFunctionsResponse* o) { return exec_->ListFunctions(c, r, o); });
 }
@@ -229,11 +229,11 @@ grpc::Status GatewayService::Health(grpc::ServerContext* ctx, const api::HealthR
   // SERVING only when every backend answers its own (granted) health check
   // and the token keys are loaded: `cluster up` waits on exactly this.
   api::HealthResponse a, e;
-  Status sa = ServiceCall(*req, &a, Internal(kAuthSvc, "Health"),
+  Status sa = ServiceCall(*req, &a, "auth", Internal(kAuthSvc, "Health"),
                           [this](grpc::ClientContext* c, const auto& r, auto* o) {
                             return auth_->Health(c, r, o);
                           }, 2000);
-  Status se = ServiceCall(*req, &e, Internal(kExecSvc, "Health"),
+  Status se = ServiceCall(*req, &e, "exec", Internal(kExecSvc, "Health"),
                           [this](grpc::ClientContext* c, const auto& r, auto* o) {
                             return exec_->Health(c, r, o);
                           }, 2000);

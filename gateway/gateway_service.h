@@ -63,12 +63,14 @@ class GatewayService final : public api::Cloister::Service {
 
   // The one forwarding path: runs the pipeline for public `method`, then
   // calls `call(&client_ctx, req, resp)` with a grant for `internal_method`
-  // and exactly this body attached. Public (and defined below, as a
+  // of the service with manifest role `audience` and exactly this body
+  // attached. Public (and defined below, as a
   // template) so other public services served by this gateway
   // (gateway/keyvault_forwarding.h) go through the same pipeline.
   template <typename Req, typename Resp, typename CallFn>
   grpc::Status Forward(grpc::ServerContext* ctx, const Req& req, Resp* resp,
-                       std::string_view method, std::string_view internal_method, CallFn call);
+                       std::string_view method, std::string_view audience,
+                       std::string_view internal_method, CallFn call);
 
  private:
   // Runs the pipeline; on success fills `ctx_out` and a grant template.
@@ -76,8 +78,8 @@ class GatewayService final : public api::Cloister::Service {
                std::string_view method, RequestContext& rc);
   // A call the gateway itself makes (token keys, revocations, health).
   template <typename Req, typename Resp, typename CallFn>
-  Status ServiceCall(const Req& req, Resp* resp, std::string_view internal_method, CallFn call,
-                     int timeout_ms);
+  Status ServiceCall(const Req& req, Resp* resp, std::string_view audience,
+                     std::string_view internal_method, CallFn call, int timeout_ms);
   void PollAuth();
   Result<Principal> LookupApiKey(const std::string& key);
 
@@ -99,8 +101,8 @@ class GatewayService final : public api::Cloister::Service {
 
 template <typename Req, typename Resp, typename CallFn>
 grpc::Status GatewayService::Forward(grpc::ServerContext* ctx, const Req& req, Resp* resp,
-                                     std::string_view method, std::string_view internal_method,
-                                     CallFn call) {
+                                     std::string_view method, std::string_view audience,
+                                     std::string_view internal_method, CallFn call) {
   constexpr int kForwardTimeoutMs = 60'000;
   RequestContext rc;
   if (Status st = Admit(ctx, req, method, rc); !st.ok()) return ToGrpcStatus(st);
@@ -115,7 +117,8 @@ grpc::Status GatewayService::Forward(grpc::ServerContext* ctx, const Req& req, R
   auto deadline = std::min(ctx->deadline(), std::chrono::system_clock::now() +
                                                 std::chrono::milliseconds(kForwardTimeoutMs));
   cctx.set_deadline(deadline);
-  if (Status st = services::AttachGrant(cctx, *enclave_, req, internal_method, std::move(grant));
+  if (Status st = services::AttachGrant(cctx, *enclave_, audience, req, internal_method,
+                                         std::move(grant));
       !st.ok())
     return ToGrpcStatus(st);
   return call(&cctx, req, resp);

@@ -12,7 +12,8 @@ KeyVaultGateway::KeyVaultGateway(GatewayService* gateway,
 #define CLOISTER_KV_FORWARD(M)                                                                 \
   grpc::Status KeyVaultGateway::M(grpc::ServerContext* ctx, const keyvault::M##Request* req,  \
                                   keyvault::M##Response* resp) {                              \
-    return gateway_->Forward(ctx, *req, resp, #M, "/cloister.keyvault.KeyVaultBackend/" #M,   \
+    return gateway_->Forward(ctx, *req, resp, #M, "keyvault",                                 \
+                             "/cloister.keyvault.KeyVaultBackend/" #M,                        \
                              [this](grpc::ClientContext* c, const keyvault::M##Request& r,    \
                                     keyvault::M##Response* o) { return backend_->M(c, r, o); }); \
   }

@@ -82,6 +82,13 @@ TEST_F(GrantIntegrationTest, GrantForAnotherBodyRefused) {
   ExpectRefused(Attack("body-mismatch"), "GRANT_BODY_MISMATCH");
 }
 
+// Issue 9: a validly signed grant for exactly this method and body, from
+// the attested gateway, is still refused when it is addressed to another
+// service.
+TEST_F(GrantIntegrationTest, GrantForAnotherAudienceRefused) {
+  ExpectRefused(Attack("wrong-audience"), "GRANT_AUDIENCE_MISMATCH");
+}
+
 TEST_F(GrantIntegrationTest, ExpiredGrantRefused) { ExpectRefused(Attack("expired"), "GRANT_EXPIRED"); }
 
 TEST_F(GrantIntegrationTest, ReplayedGrantRefused) {
