@@ -70,6 +70,13 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
       return FailedPrecondition("this binary is enclave '" + entry->name() +
                                     "' in the manifest, not '" + options.role + "'",
                                 kEnclaveIdentityMismatch);
+    // An old release the auditors have retired (a known-vulnerable svn)
+    // does not run, whatever data it finds.
+    if (const uint32_t min = trust->manifest.MinSvn(entry->name()); entry->svn() < min)
+      return FailedPrecondition("this binary is svn " + std::to_string(entry->svn()) +
+                                    " of '" + entry->name() + "'; the manifest requires svn >= " +
+                                    std::to_string(min),
+                                kEnclaveSvnTooLow);
   }
   // The platform must chain to the root we trust, or our own quotes would
   // be refused by every peer: fail early with a clear message.

@@ -3,7 +3,8 @@
 //      unsigned, tampered or under-signed one),
 //   2. opens its platform session (measured by the kernel-reported pid at
 //      connect, before hardening) and checks the platform measured it as the
-//      role it claims to be,
+//      role it claims to be, at an svn not below the manifest's minimum for
+//      that role (ENCLAVE_SVN_TOO_LOW),
 //   3. records "enclave.start" in the measured-launch log,
 //   4. applies anti-debug hardening (level ≥ 2),
 //   5. makes its RA-TLS credentials (level ≥ 2; level 1 is plaintext on
@@ -29,6 +30,7 @@
 namespace cloister::attestation {
 
 inline constexpr const char* kEnclaveIdentityMismatch = "ENCLAVE_IDENTITY_MISMATCH";
+inline constexpr const char* kEnclaveSvnTooLow = "ENCLAVE_SVN_TOO_LOW";
 inline constexpr const char* kClusterSecretInvalid = "CLUSTER_SECRET_INVALID";
 inline constexpr size_t kClusterSecretBytes = 32;
 

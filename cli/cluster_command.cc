@@ -23,6 +23,7 @@
 #include "cli/cluster_secret.h"
 #include "cli/command_registry.h"
 #include "cli/output.h"
+#include "cli/release_svn.h"
 #include "cli/service_process.h"
 #include "cli/session.h"
 #include "common/crypto/keys.h"
@@ -116,7 +117,9 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
       continue;
     }
     CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
-                              attestation::MakeManifestEntry(svc, bin, ProductId(svc), 1));
+                              attestation::MakeManifestEntry(svc, bin, ProductId(svc),
+                                                             ReleaseSvn()));
+    e.set_min_svn(ReleaseMinSvn());  // release/svn, release/min_svn
     out.entries.push_back({{"name", svc},
                            {"binary", bin},
                            {"measurement", HexEncode(AsBytes(e.measurement()))}});
