@@ -1,6 +1,7 @@
 // The per-service enclave bootstrap; see enclave.h.
 #include "attestation/enclave.h"
 
+#include "common/fs.h"
 #include "common/hardening.h"
 #include "common/logging.h"
 
@@ -21,6 +22,24 @@ class PlatformQuoteProvider : public QuoteProvider {
   std::shared_ptr<PlatformClient> client_;
 };
 
+}  // namespace
+
+namespace {
+// Level 1's grant key: exactly 32 bytes in a file nobody but the owner
+// (the service account) can read.
+Result<SecretBytes> LoadClusterSecret(const std::string& path) {
+  if (auto st = CheckPrivateFile(path); !st.ok())
+    return FailedPrecondition("cluster secret: " + st.error().message(), kClusterSecretInvalid);
+  auto data = ReadFile(path, kClusterSecretBytes + 1);
+  if (!data.ok())
+    return FailedPrecondition("cluster secret: " + data.error().message(), kClusterSecretInvalid);
+  if (data->size() != kClusterSecretBytes)
+    return FailedPrecondition("cluster secret " + path + " must hold exactly 32 bytes",
+                              kClusterSecretInvalid);
+  SecretBytes secret(AsBytes(*data));
+  std::fill(data->begin(), data->end(), '\0');
+  return secret;
+}
 }  // namespace
 
 Enclave::Enclave(Key, EnclaveOptions options, std::shared_ptr<const TrustConfig> trust,
@@ -51,6 +70,13 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
       return FailedPrecondition("this binary is enclave '" + entry->name() +
                                     "' in the manifest, not '" + options.role + "'",
                                 kEnclaveIdentityMismatch);
+    // An old release the auditors have retired (a known-vulnerable svn)
+    // does not run, whatever data it finds.
+    if (const uint32_t min = trust->manifest.MinSvn(entry->name()); entry->svn() < min)
+      return FailedPrecondition("this binary is svn " + std::to_string(entry->svn()) +
+                                    " of '" + entry->name() + "'; the manifest requires svn >= " +
+                                    std::to_string(min),
+                                kEnclaveSvnTooLow);
   }
   // The platform must chain to the root we trust, or our own quotes would
   // be refused by every peer: fail early with a clear message.
@@ -86,6 +112,10 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
   } else {
     LOG_WARN("SECURITY LEVEL 1: no attestation, plaintext gRPC on loopback only",
              {{"role", options.role}});
+    if (!options.cluster_secret_path.empty()) {
+      CLOISTER_ASSIGN_OR_RETURN(enclave->cluster_secret_,
+                                LoadClusterSecret(options.cluster_secret_path));
+    }
   }
   LOG_INFO("enclave started", {{"role", options.role},
                                {"measurement", HexEncode(AsBytes(enclave->identity_.measurement())).substr(0, 16)},

@@ -3,11 +3,16 @@
 //      unsigned, tampered or under-signed one),
 //   2. opens its platform session (measured by the kernel-reported pid at
 //      connect, before hardening) and checks the platform measured it as the
-//      role it claims to be,
+//      role it claims to be, at an svn not below the manifest's minimum for
+//      that role (ENCLAVE_SVN_TOO_LOW),
 //   3. records "enclave.start" in the measured-launch log,
 //   4. applies anti-debug hardening (level ≥ 2),
 //   5. makes its RA-TLS credentials (level ≥ 2; level 1 is plaintext on
-//      loopback only, with a loud warning).
+//      loopback only, with a loud warning),
+//   6. at level 1 only, loads the per-cluster secret (`cluster_secret_path`,
+//      32 bytes, mode 0600) that stands in for the attested gateway key:
+//      the gateway MACs its grants with it and services check the MAC, so
+//      a local process that cannot read the file cannot forge a grant.
 //
 //   CLOISTER_ASSIGN_OR_RETURN(auto enclave, Enclave::Start({.role = "auth", .trust_path = p}));
 //   builder.AddListeningPort(addr, enclave->ServerCredentials({"gateway"}));
@@ -20,15 +25,22 @@
 #include "attestation/platform/platform_client.h"
 #include "attestation/ratls_credentials.h"
 #include "attestation/trust.h"
+#include "common/secret.h"
 
 namespace cloister::attestation {
 
 inline constexpr const char* kEnclaveIdentityMismatch = "ENCLAVE_IDENTITY_MISMATCH";
+inline constexpr const char* kEnclaveSvnTooLow = "ENCLAVE_SVN_TOO_LOW";
+inline constexpr const char* kClusterSecretInvalid = "CLUSTER_SECRET_INVALID";
+inline constexpr size_t kClusterSecretBytes = 32;
 
 struct EnclaveOptions {
   std::string role;        // this binary's manifest name
   std::string trust_path;  // trust.toml
   RaTlsOptions ratls;
+  // Level 1: the cluster secret file (see above). Ignored from level 2,
+  // where grants are signed by the attested gateway key instead.
+  std::string cluster_secret_path;
   // Test-only: let a binary that is not (or no longer) in the manifest
   // start anyway, so tests can show that its PEERS refuse it. An attacker's
   // modified binary would skip the self-check too; peers never rely on it.
@@ -47,6 +59,8 @@ class Enclave {
   const IdentityResponse& identity() const { return identity_; }
   // Null at security level 1.
   RaTlsCredentials* ratls() { return ratls_.get(); }
+  // Level 1 only, and only if a secret file was given; null otherwise.
+  const SecretBytes* cluster_secret() const { return cluster_secret_ ? &*cluster_secret_ : nullptr; }
 
   std::shared_ptr<grpc::ServerCredentials> ServerCredentials(
       std::vector<std::string> allowed_client_roles);
@@ -70,6 +84,7 @@ class Enclave {
   std::shared_ptr<PlatformClient> platform_;
   IdentityResponse identity_;
   std::shared_ptr<RaTlsCredentials> ratls_;
+  std::optional<SecretBytes> cluster_secret_;
 };
 
 }  // namespace cloister::attestation

@@ -91,6 +91,13 @@ std::vector<const ManifestEntry*> Manifest::FindByName(std::string_view name) co
   return out;
 }
 
+uint32_t Manifest::MinSvn(std::string_view name) const {
+  uint32_t min = 0;
+  for (const auto& e : body_.entries())
+    if (e.name() == name) min = std::max(min, e.min_svn());
+  return min;
+}
+
 bool Manifest::IsReferenceValue(std::string_view type, ByteView data_digest) const {
   for (const auto& r : body_.reference_values())
     if (r.type() == type && AsBytes(r.data_digest()).size() == data_digest.size() &&

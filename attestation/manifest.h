@@ -52,6 +52,9 @@ class Manifest {
   const ManifestEntry* FindByMeasurement(ByteView measurement) const;
   std::vector<const ManifestEntry*> FindByName(std::string_view name) const;
   bool IsReferenceValue(std::string_view type, ByteView data_digest) const;
+  // The lowest svn allowed for role `name`: the largest min_svn over the
+  // entries of that role (0 if none sets one).
+  uint32_t MinSvn(std::string_view name) const;
   // SHA-256 of the signed bytes, to show which manifest is in force.
   const crypto::Digest& digest() const { return digest_; }
 

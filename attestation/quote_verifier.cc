@@ -201,6 +201,10 @@ Result<VerifiedPeer> VerifyQuote(const Quote& quote, ByteView expected_binding,
   if (body.svn() < policy.min_svn)
     return Refuse(reason::kSvnTooLow, "peer svn " + std::to_string(body.svn()) + " < required " +
                                           std::to_string(policy.min_svn));
+  if (const uint32_t role_min = policy.manifest->MinSvn(entry->name()); body.svn() < role_min)
+    return Refuse(reason::kSvnTooLow, "peer svn " + std::to_string(body.svn()) +
+                                          " is below the manifest minimum " +
+                                          std::to_string(role_min) + " for '" + entry->name() + "'");
 
   // Check 4: security level and debug.
   if (static_cast<int>(body.security_level()) < policy.min_security_level)

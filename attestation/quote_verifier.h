@@ -30,6 +30,9 @@ inline constexpr int64_t kMaxClockSkewMs = 30'000;
 // Named failures, one per check (Error::reason()).
 namespace reason {
 inline constexpr const char* kCertMalformed = "CERT_MALFORMED";
+// A call on a resumed TLS session (RaTlsCredentials::PeerOf): resumption
+// would skip the certificate check, so attested channels never accept it.
+inline constexpr const char* kSessionResumed = "TLS_SESSION_RESUMED";
 inline constexpr const char* kQuoteMissing = "QUOTE_MISSING";
 inline constexpr const char* kQuoteMalformed = "QUOTE_MALFORMED";
 inline constexpr const char* kQuoteVersion = "QUOTE_VERSION_UNSUPPORTED";

@@ -150,10 +150,13 @@ std::shared_ptr<grpc::ServerCredentials> RaTlsCredentials::ServerCredentials(
     std::vector<std::string> allowed_client_roles) {
   grpc::experimental::TlsServerCredentialsOptions opts(grpc_provider_);
   opts.watch_identity_key_cert_pairs();
-  // "Request" rather than "require": a client without a certificate then
-  // reaches RaTlsVerifier, which refuses it with a logged, audited reason
-  // instead of a silent TLS alert. PeerOf() refuses it again per call.
-  opts.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  // Require a client certificate: a client without one fails the TLS
+  // handshake itself (TLS 1.3 alert "certificate required", logged by gRPC
+  // as a failed handshake) and never reaches gRPC's peer check, let alone a
+  // handler. "Don't verify" only switches off the CA-chain check, which
+  // RaTlsVerifier replaces. PeerOf() still refuses a call without a
+  // certificate, as defence in depth.
+  opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   std::shared_ptr<VerifyObserver> obs;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -207,6 +210,14 @@ Result<VerifiedPeer> RaTlsCredentials::PeerOf(const grpc::ServerContext& ctx,
                                               const std::vector<std::string>& allowed_roles) {
   auto auth = ctx.auth_context();
   if (!auth) return Unauthenticated("call has no TLS peer", reason::kCertMalformed);
+  // Defence in depth: our credentials never resume a session (no client
+  // session cache; see RaTlsIntegrationTest.EveryReconnect…), but a call
+  // on a resumed session would rest on a handshake that skipped the
+  // certificate exchange, so it is refused outright.
+  for (const auto& v : auth->FindPropertyValues("ssl_session_reused"))
+    if (std::string_view(v.data(), v.size()) == "true")
+      return Unauthenticated("TLS session was resumed; attested channels need a full handshake",
+                             reason::kSessionResumed);
   auto pems = auth->FindPropertyValues("x509_pem_cert");
   if (pems.empty()) return Unauthenticated("peer presented no certificate", reason::kCertMalformed);
   std::string pem(pems.front().data(), pems.front().size());

@@ -98,6 +98,7 @@ class RaTlsCredentials {
 
   // The verified identity of the peer of a server call: re-verifies the
   // certificate from the call's auth context (cached by certificate hash).
+  // A call on a resumed TLS session is refused (TLS_SESSION_RESUMED).
   Result<VerifiedPeer> PeerOf(const grpc::ServerContext& ctx,
                               const std::vector<std::string>& allowed_roles);
 

@@ -20,8 +20,10 @@
 #include "attestation/platform/platform_client.h"
 #include "attestation/platform/platform_state.h"
 #include "attestation/trust.h"
+#include "cli/cluster_secret.h"
 #include "cli/command_registry.h"
 #include "cli/output.h"
+#include "cli/release_svn.h"
 #include "cli/service_process.h"
 #include "cli/session.h"
 #include "common/crypto/keys.h"
@@ -128,7 +130,9 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
       continue;
     }
     CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
-                              attestation::MakeManifestEntry(svc, bin, spec.product_id, 1));
+                              attestation::MakeManifestEntry(svc, bin, spec.product_id,
+                                                             ReleaseSvn()));
+    e.set_min_svn(ReleaseMinSvn());  // release/svn, release/min_svn
     out.entries.push_back({{"name", svc},
                            {"binary", bin},
                            {"measurement", HexEncode(AsBytes(e.measurement()))}});
@@ -218,6 +222,7 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
   }
   for (const auto& d : {p.run, p.logs, p.data, p.secrets}) check(MakeDirs(d, 0700));
   check(MakeDirs(p.auditors, 0755));
+  check(CreateClusterSecret(p));  // level 1's grant key (cli/cluster_secret.h)
 
   attestation::PlatformInitOptions popts;
   popts.force = f.force;
@@ -383,6 +388,7 @@ std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
                                    p.DataDir(svc), "--log-level",  c.log_level,
                                    "--audit-sync", c.audit_sync,   "--listen",
                                    c.Address(svc)};
+  if (c.security_level < 2) argv.insert(argv.end(), {"--cluster-secret", ClusterSecretPath(p)});
   if (!s.storage.empty())
     argv.insert(argv.end(), {"--db", "sqlite://" + p.DataDir(svc) + "/" + std::string(s.storage)});
   if (svc == "auth" && FileExists(p.admin_password))

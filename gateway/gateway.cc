@@ -134,7 +134,8 @@ Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntr
   grpc::ClientContext cctx;
   cctx.set_deadline(std::min(ctx.deadline(), std::chrono::system_clock::now() +
                                                  std::chrono::milliseconds(kForwardTimeoutMs)));
-  if (Status st = services::AttachGrant(cctx, *enclave_, req, m.full_method, std::move(grant));
+  if (Status st = services::AttachGrant(cctx, *enclave_, m.backend, req, m.full_method,
+                                            std::move(grant));
       !st.ok())
     return Fail(st);
   // The backend gets the bytes the grant's digest covers, not the client's:
@@ -171,7 +172,8 @@ Status Gateway::ServiceCall(const Req& req, Resp* resp, std::string_view method,
   grant.set_principal("service:gateway");
   grpc::ClientContext cctx;
   cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-  CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, req, method, grant));
+  // Every call the gateway makes for itself goes to auth.
+  CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, "auth", req, method, grant));
   return FromGrpcStatus(call(&cctx, req, resp));
 }
 
@@ -183,7 +185,8 @@ Status Gateway::BackendHealth(const std::string& backend, int timeout_ms) {
     grant.set_principal("service:gateway");
     grpc::ClientContext cctx;
     cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-    CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, *req, m->full_method, grant));
+    CLOISTER_RETURN_IF_ERROR(
+        services::AttachGrant(cctx, *enclave_, backend, *req, m->full_method, grant));
     grpc::ByteBuffer resp;
     return FromGrpcStatus(BlockingUnary(*stubs_.at(backend), &cctx, m->full_method,
                                         FromBytes(services::DeterministicSerialize(*req)), &resp));

@@ -7,7 +7,14 @@
 //   other-root       a quote from a platform of an untrusted root
 // Output: "OK ping <role>", "OK stream <n>", or "FAILED <code> <message>"
 // (exit 3), and "REFUSED <reason>" when this client refused the server.
+// --reconnects N makes N pings, each on a NEW connection (own channel, own
+// subchannel pool), and prints "CONN <i> reused=<0|1> server_verifications=<n>"
+// (or "CONN <i> FAILED <code> <message>") per connection and
+// "CLIENT_VERIFICATIONS <n>" at the end: a test counts full verifications.
+// --offer-resumption adds a shared client session cache (gRPC's C API:
+// grpc_ssl_session_cache, used only here), as a client trying to resume.
 #include <CLI/CLI.hpp>
+#include <grpc/grpc_security.h>
 #include <grpcpp/grpcpp.h>
 
 #include <iostream>
@@ -73,7 +80,7 @@ int main(int argc, char** argv) {
   std::string trust, role = "test-client", target, mode = "both", attack = "none";
   std::vector<std::string> expect{"test-server"};
   bool skip_self_check = false;
-  int sleep_ms = 0, repeat = 1, stream_count = 5;
+  int sleep_ms = 0, repeat = 1, stream_count = 5, reconnects = 0;
   app.add_option("--trust", trust)->required();
   app.add_option("--role", role);
   app.add_option("--target", target)->required();
@@ -84,6 +91,9 @@ int main(int argc, char** argv) {
   app.add_option("--sleep-before-connect-ms", sleep_ms);
   app.add_option("--repeat", repeat, "calls per method");
   app.add_option("--stream-count", stream_count);
+  app.add_option("--reconnects", reconnects, "pings, each on a new connection");
+  bool offer_resumption = false;
+  app.add_flag("--offer-resumption", offer_resumption, "with --reconnects: offer TLS resumption");
   app.add_flag("--skip-self-check", skip_self_check);
   CLI11_PARSE(app, argc, argv);
   InitLogging("ratls-test-client", {});
@@ -102,6 +112,40 @@ int main(int argc, char** argv) {
     if (!ev.accepted) std::cout << "REFUSED " << ev.reason << " " << ev.message << std::endl;
   });
   if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+
+  if (reconnects > 0) {
+    std::unique_ptr<grpc_ssl_session_cache, void (*)(grpc_ssl_session_cache*)> cache(
+        grpc_ssl_session_cache_create_lru(16), grpc_ssl_session_cache_destroy);
+    auto creds = (*enclave)->ChannelCredentials(expect);
+    int failed = 0;
+    for (int i = 0; i < reconnects; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      if (offer_resumption) {
+        grpc_arg cache_arg = grpc_ssl_session_cache_create_channel_arg(cache.get());
+        args.SetPointerWithVtable(cache_arg.key, cache_arg.value.pointer.p,
+                                  cache_arg.value.pointer.vtable);
+      }
+      auto stub = cloister::testing::TestService::NewStub(
+          grpc::CreateCustomChannel(target, creds, args));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      cloister::testing::PingRequest req;
+      req.set_message("hello");
+      cloister::testing::PingResponse resp;
+      grpc::Status st = stub->Ping(&ctx, req, &resp);
+      if (!st.ok()) {
+        ++failed;
+        std::cout << "CONN " << i << " FAILED " << st.error_code() << " " << st.error_message()
+                  << std::endl;
+        continue;
+      }
+      std::cout << "CONN " << i << " reused=" << (resp.session_reused() ? 1 : 0)
+                << " server_verifications=" << resp.server_verifications() << std::endl;
+    }
+    std::cout << "CLIENT_VERIFICATIONS " << (*enclave)->ratls()->accepted_count() << std::endl;
+    return failed == 0 ? 0 : 3;
+  }
 
   auto channel = grpc::CreateChannel(target, (*enclave)->ChannelCredentials(expect));
   auto stub = cloister::testing::TestService::NewStub(channel);

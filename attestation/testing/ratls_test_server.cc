@@ -31,6 +31,9 @@ class TestServiceImpl final : public cloister::testing::TestService::Service {
     resp->set_message("pong: " + req->message());
     resp->set_payload(req->payload());
     resp->set_peer_role(peer->role);
+    auto reused = ctx->auth_context()->FindPropertyValues("ssl_session_reused");
+    resp->set_session_reused(!reused.empty() && reused.front() == "true");
+    resp->set_server_verifications(enclave_->ratls()->accepted_count());
     return grpc::Status::OK;
   }
 

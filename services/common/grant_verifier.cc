@@ -4,6 +4,7 @@
 
 #include "common/crypto/random.h"
 #include "common/logging.h"
+#include "services/common/grant_mac.h"
 
 namespace cloister::services {
 namespace {
@@ -74,15 +75,27 @@ Result<internal::AccessGrant> GrantVerifier::CheckInner(const grpc::ServerContex
     return Deny(grant_reason::kMalformed, "grant body does not parse");
 
   // 3. Signed by the attested gateway on THIS connection. At level 1 there
-  // is no attested key and grants are not enforced (documented).
+  // is no attested key: MACed under the cluster secret instead, which only
+  // the service accounts can read.
   if (attested) {
     if (!peer.public_key)
       return Deny(grant_reason::kSignature, "no attested peer key to check the grant");
     if (!peer.public_key->Verify(AsBytes(sg.grant()), AsBytes(sg.signature())).ok())
       return Deny(grant_reason::kSignature, "grant signature is not the attested gateway's");
+  } else {
+    const SecretBytes* secret = enclave_->cluster_secret();
+    if (secret == nullptr)
+      return Deny(grant_reason::kMac, "level 1: this service has no cluster secret to check "
+                                      "grants with, so it accepts none");
+    if (!Level1GrantMacValid(*secret, AsBytes(sg.grant()), AsBytes(sg.signature())))
+      return Deny(grant_reason::kMac, "level 1: grant MAC is not under this cluster's secret");
   }
 
-  // 4. For exactly this method and this body.
+  // 4. For this service, exactly this method and this body.
+  if (g.audience() != enclave_->role())
+    return Deny(grant_reason::kAudience,
+                "grant is for service '" + g.audience().substr(0, 64) + "', not '" +
+                    enclave_->role() + "'");
   if (g.method() != method)
     return Deny(grant_reason::kMethod, "grant is for " + g.method().substr(0, 128) + ", not " +
                                            std::string(method));
@@ -118,10 +131,20 @@ Status GrantVerifier::NoteRequestId(const std::string& id, int64_t expires_ms, i
   return OkStatus();
 }
 
+Result<Bytes> SignGrant(attestation::Enclave& gateway, ByteView grant_bytes) {
+  if (gateway.ratls() != nullptr) return gateway.ratls()->SignWithIdentityKey(grant_bytes);
+  if (gateway.cluster_secret() != nullptr)
+    return Level1GrantMac(*gateway.cluster_secret(), grant_bytes);
+  return FailedPrecondition("level 1: no cluster secret to MAC grants with",
+                            attestation::kClusterSecretInvalid);
+}
+
 Status AttachGrant(grpc::ClientContext& ctx, attestation::Enclave& gateway,
-                   const google::protobuf::Message& req, std::string_view method,
-                   internal::AccessGrant grant) {
+                   std::string_view audience, const google::protobuf::Message& req,
+                   std::string_view method, internal::AccessGrant grant) {
+  if (audience.empty()) return InvalidArgument("a grant needs an audience", grant_reason::kAudience);
   const int64_t now = attestation::NowUnixMs();
+  grant.set_audience(std::string(audience));
   if (grant.request_id().empty()) grant.set_request_id(crypto::RandomId());
   grant.set_method(std::string(method));
   auto digest = crypto::Sha256(AsBytes(DeterministicSerialize(req)));
@@ -131,10 +154,8 @@ Status AttachGrant(grpc::ClientContext& ctx, attestation::Enclave& gateway,
     grant.set_expires_unix_ms(now + kMaxGrantLifetimeMs);
   internal::SignedGrant sg;
   sg.set_grant(grant.SerializeAsString());
-  if (gateway.ratls() != nullptr) {
-    CLOISTER_ASSIGN_OR_RETURN(Bytes sig, gateway.ratls()->SignWithIdentityKey(AsBytes(sg.grant())));
-    sg.set_signature(sig.data(), sig.size());
-  }
+  CLOISTER_ASSIGN_OR_RETURN(Bytes sig, SignGrant(gateway, AsBytes(sg.grant())));
+  sg.set_signature(sig.data(), sig.size());
   ctx.AddMetadata(kGrantMetadataKey, sg.SerializeAsString());
   return OkStatus();
 }

@@ -3,14 +3,17 @@
 //   - the TLS peer is an attested enclave of an allowed caller role
 //     (normally "gateway");
 //   - metadata "cloister-grant-bin" holds a SignedGrant whose signature
-//     verifies with the public key of that same attested peer certificate;
+//     verifies with the public key of that same attested peer certificate
+//     (level 1, no attestation: whose HMAC under the cluster secret
+//     verifies, see grant_mac.h);
+//   - grant.audience == this service's own manifest role (enclave role);
 //   - grant.method == the method being served;
 //   - grant.body_sha256 == SHA-256 of the request's deterministic encoding;
 //   - issued ≤ now < expires ≤ issued + 30 s;
 //   - the request id was not seen before (replay cache until expiry).
 // Every refusal is audited and returned as PermissionDenied with a reason:
-// GRANT_MISSING, GRANT_MALFORMED, GRANT_SIGNATURE_INVALID,
-// GRANT_METHOD_MISMATCH, GRANT_BODY_MISMATCH, GRANT_EXPIRED,
+// GRANT_MISSING, GRANT_MALFORMED, GRANT_SIGNATURE_INVALID, GRANT_MAC_INVALID,
+// GRANT_AUDIENCE_MISMATCH, GRANT_METHOD_MISMATCH, GRANT_BODY_MISMATCH, GRANT_EXPIRED,
 // GRANT_REPLAYED, PEER_NOT_ALLOWED.
 //
 //   CLOISTER_ASSIGN_OR_RETURN(auto authz, verifier.Admit(*ctx, *req, kCreateUserMethod));
@@ -37,6 +40,8 @@ namespace grant_reason {
 inline constexpr const char* kMissing = "GRANT_MISSING";
 inline constexpr const char* kMalformed = "GRANT_MALFORMED";
 inline constexpr const char* kSignature = "GRANT_SIGNATURE_INVALID";
+inline constexpr const char* kMac = "GRANT_MAC_INVALID";
+inline constexpr const char* kAudience = "GRANT_AUDIENCE_MISMATCH";
 inline constexpr const char* kMethod = "GRANT_METHOD_MISMATCH";
 inline constexpr const char* kBody = "GRANT_BODY_MISMATCH";
 inline constexpr const char* kExpired = "GRANT_EXPIRED";
@@ -76,10 +81,16 @@ class GrantVerifier {
   std::atomic<uint64_t> admitted_{0};
 };
 
-// Gateway side: signs a grant for `req` to `method` with the gateway's
-// attested key and attaches it to `ctx`.
+// The gateway's proof over serialized grant bytes: its attested key's
+// signature (level ≥ 2) or the level-1 cluster-secret HMAC. Fails if the
+// enclave has neither (a level-1 gateway started without the secret).
+Result<Bytes> SignGrant(attestation::Enclave& gateway, ByteView grant_bytes);
+
+// Gateway side: signs a grant for `req` to `method` of the service whose
+// manifest role is `audience` with the gateway's attested key and attaches
+// it to `ctx`. An empty audience is refused (a grant always names its target).
 Status AttachGrant(grpc::ClientContext& ctx, attestation::Enclave& gateway,
-                   const google::protobuf::Message& req, std::string_view method,
-                   internal::AccessGrant grant);
+                   std::string_view audience, const google::protobuf::Message& req,
+                   std::string_view method, internal::AccessGrant grant);
 
 }  // namespace cloister::services

@@ -26,6 +26,9 @@ ServiceRunner::ServiceRunner(std::string role)
       ->capture_default_str();
   app_.add_option("--port-file", port_file_, "write the bound port here once serving");
   app_.add_option("--data-dir", data_dir_, "state directory of this service")->required();
+  app_.add_option("--cluster-secret", cluster_secret_,
+                  "level 1 only: the cluster secret file (32 bytes, mode 0600) that grants are "
+                  "MACed with; created by `cloister cluster init`");
   app_.add_option("--log-level", log_level_, "trace|debug|info|warn|error")->capture_default_str();
   app_.add_option("--log-file", log_file_, "log to this file instead of stderr");
   app_.add_flag("--log-json", log_json_, "JSON log lines");
@@ -63,6 +66,7 @@ attestation::Enclave* ServiceRunner::StartEnclave() {
   attestation::EnclaveOptions eo;
   eo.role = role_;
   eo.trust_path = trust_path_;
+  eo.cluster_secret_path = cluster_secret_;
   auto enclave = attestation::Enclave::Start(eo);
   if (!enclave.ok()) {
     LOG_ERROR("enclave start refused", {{"error", enclave.error().ToString()}});
@@ -76,6 +80,13 @@ attestation::Enclave* ServiceRunner::StartEnclave() {
       listen_.rfind("localhost:", 0) != 0 && listen_.rfind("[::1]", 0) != 0) {
     std::cerr << "cloister-" << role_ << ": security level 1 serves on loopback only, not "
               << listen_ << std::endl;
+    return nullptr;
+  }
+  // Level 1 keeps the gateway non-bypassable on the machine only through the
+  // cluster secret: without it no grant could be checked (or made).
+  if (enclave_->security_level() < 2 && enclave_->cluster_secret() == nullptr) {
+    std::cerr << "cloister-" << role_ << ": security level 1 needs --cluster-secret FILE "
+              << "(created by `cloister cluster init`)" << std::endl;
     return nullptr;
   }
   return enclave_.get();

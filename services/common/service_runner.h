@@ -1,5 +1,6 @@
 // ServiceRunner: the common main() of every Cloister service binary:
-// flags (--trust, --listen, --port-file, --data-dir, --log-*), logging,
+// flags (--trust, --listen, --port-file, --data-dir, --cluster-secret,
+// --log-*), logging,
 // Enclave::Start, a gRPC server with RA-TLS credentials for the inbound
 // roles, message-size limits, and graceful shutdown (SIGTERM/SIGINT drain
 // in-flight calls for up to 10 s).
@@ -64,7 +65,7 @@ class ServiceRunner {
   std::string role_;
   std::vector<std::string> inbound_;
   CLI::App app_;
-  std::string trust_path_, listen_ = "127.0.0.1:0", port_file_, data_dir_;
+  std::string trust_path_, listen_ = "127.0.0.1:0", port_file_, data_dir_, cluster_secret_;
   std::string log_level_ = "info", log_file_;
   bool log_json_ = false;
   std::string audit_sync_ = "always";

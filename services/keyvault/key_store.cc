@@ -68,7 +68,9 @@ constexpr std::string_view kWrappingAad = "cloister-keyvault/wrapping-key/v1";
 }  // namespace
 
 Result<Bytes> PlatformSealer::Seal(ByteView plaintext, ByteView aad) {
-  return attestation::Seal(*client_, attestation::SEAL_POLICY_MRENCLAVE, plaintext, aad);
+  // MRSIGNER, sealed at our svn: survives a rebuild (svn >= ours), never
+  // opened by a lower svn. See key_store.h.
+  return attestation::Seal(*client_, attestation::SEAL_POLICY_MRSIGNER, plaintext, aad);
 }
 
 Result<SecretBytes> PlatformSealer::Unseal(ByteView blob, ByteView aad) {

@@ -8,9 +8,14 @@
 //   auto rec = *store->Create({.name = "db", .type = KEY_TYPE_AES256_GCM, ...}, material, now);
 //   auto mat = *store->Material(rec, rec.latest_version);
 //
-// Sealing: the service uses the platform's MRENCLAVE policy, so only this
-// exact binary on this node can open a version; a copied database opened by
-// any other binary (or on another node) yields DataLoss [SEAL_AUTH_FAILED].
+// Sealing: the service uses the platform's MRSIGNER policy (the upgrade
+// path, as SGX applications do): a version opens in any key-vault binary
+// the auditors signed for this product at the svn it was sealed at or a
+// higher one, on this node. A copied database opened by a binary of another
+// product or signer (or on another node) yields DataLoss [SEAL_AUTH_FAILED];
+// an older key-vault release (lower svn) gets PermissionDenied
+// [SEAL_SVN_TOO_HIGH]. Blobs sealed MRENCLAVE by earlier builds still open
+// in that identical binary. docs/keyvault.md has the trade-off.
 // The sealing aad binds key uid, version and type, so sealed blobs cannot be
 // swapped between rows either.
 //

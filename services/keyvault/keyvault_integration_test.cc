@@ -78,7 +78,7 @@ class KeyVaultIntegrationTest : public ::testing::Test {
     grant.set_principal(user);
     grant.add_roles(api::ROLE_USER);
     CLOISTER_RETURN_IF_ERROR(services::AttachGrant(
-        ctx, *enclave_, req, "/cloister.keyvault.KeyVault/" + method, grant));
+        ctx, *enclave_, "keyvault", req, "/cloister.keyvault.KeyVault/" + method, grant));
     return FromGrpcStatus(((*stub_).*fn)(&ctx, req, resp));
   }
 #define KV(M, user, req, resp) Call(#M, user, req, resp, &keyvault::KeyVault::Stub::M)

@@ -1,5 +1,5 @@
 // cloister-keyvault's request handling: KeyVaultCore (access checks, key
-// lifecycle, crypto, audit) and KeyVaultService (the gRPC KeyVaultBackend,
+// lifecycle, crypto, audit) and KeyVaultService (the gRPC KeyVault service,
 // which admits only gateway-granted calls and hands the core the grant's
 // principal).
 //

@@ -1,7 +1,8 @@
 // cloister-keyvault: the HSM-like key service behind the gateway. Accepts
 // calls only from the attested gateway (with a grant); keys are generated
-// and used in this enclave and sealed at rest with its MRENCLAVE sealing
-// key. Extra flag:
+// and used in this enclave and sealed at rest with its MRSIGNER sealing key
+// at its svn (a later signed release opens it, an earlier one never).
+// Extra flag:
 //   --db URL   storage URL (default sqlite:///<data-dir>/keyvault.db)
 #include <filesystem>
 #include <iostream>

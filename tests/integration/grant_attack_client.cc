@@ -6,7 +6,12 @@
 //   body-mismatch  a grant for another request body
 //   expired        a grant whose expiry has passed
 //   replay         the same valid grant used twice (second must fail)
+//   wrong-audience a correct grant for exec's Call, but addressed to the
+//                  key vault (audience "keyvault"), presented to exec
 //   no-cert        no client certificate at all (not an enclave)
+//   wrong-mac      level 1: a grant MACed under a guessed (random) secret
+// At level 1 the grant is MACed under --cluster-secret if given (as the
+// gateway does), else sent with no MAC at all (a local attacker).
 // Built twice: registered as role "gateway" and as a wrong role.
 // Prints "OK <output>" or "FAILED <code> <reason> <message>".
 #include <CLI/CLI.hpp>
@@ -19,6 +24,7 @@
 #include "common/logging.h"
 #include "proto/exec.grpc.pb.h"
 #include "proto/internal.pb.h"
+#include "services/common/grant_mac.h"
 #include "services/common/grant_verifier.h"
 
 using namespace cloister;
@@ -28,9 +34,12 @@ namespace {
 // A grant signed with this enclave's attested key, with explicit times.
 std::string SignedGrantBytes(attestation::Enclave& e, const google::protobuf::Message& body,
                              const std::string& method, int64_t issued, int64_t expires,
-                             const std::string& request_id) {
+                             const std::string& request_id,
+                             const std::string& audience = "exec",
+                             const SecretBytes* guessed_secret = nullptr) {
   internal::AccessGrant g;
   g.set_request_id(request_id);
+  g.set_audience(audience);
   g.set_principal("u-attacker");
   g.set_method(method);
   auto d = crypto::Sha256(AsBytes(services::DeterministicSerialize(body)));
@@ -39,8 +48,10 @@ std::string SignedGrantBytes(attestation::Enclave& e, const google::protobuf::Me
   g.set_expires_unix_ms(expires);
   internal::SignedGrant sg;
   sg.set_grant(g.SerializeAsString());
-  auto sig = e.ratls()->SignWithIdentityKey(AsBytes(sg.grant()));
-  sg.set_signature(sig->data(), sig->size());
+  auto sig = guessed_secret != nullptr
+                 ? Result<Bytes>(services::Level1GrantMac(*guessed_secret, AsBytes(sg.grant())))
+                 : services::SignGrant(e, AsBytes(sg.grant()));
+  if (sig.ok()) sg.set_signature(sig->data(), sig->size());
   return sg.SerializeAsString();
 }
 
@@ -58,12 +69,14 @@ int Report(const grpc::Status& st, const api::CallResponse& resp) {
 
 int main(int argc, char** argv) {
   CLI::App app{std::string("grant attack client (") + CLOISTER_ATTACK_VARIANT + ")"};
-  std::string trust, role, target, mode = "valid";
+  std::string trust, role, target, mode = "valid", cluster_secret;
   app.add_option("--trust", trust)->required();
   app.add_option("--role", role)->required();
   app.add_option("--target", target)->required();
+  app.add_option("--cluster-secret", cluster_secret, "level 1: MAC grants with this secret");
   app.add_option("--mode", mode)->check(CLI::IsMember(
-      {"valid", "no-grant", "wrong-method", "body-mismatch", "expired", "replay", "no-cert"}));
+      {"valid", "no-grant", "wrong-method", "body-mismatch", "expired", "replay", "no-cert",
+       "wrong-audience", "wrong-mac"}));
   CLI11_PARSE(app, argc, argv);
   InitLogging("grant-attack-client", {});
 
@@ -87,6 +100,7 @@ int main(int argc, char** argv) {
   attestation::EnclaveOptions eo;
   eo.role = role;
   eo.trust_path = trust;
+  eo.cluster_secret_path = cluster_secret;
   auto enclave = attestation::Enclave::Start(eo);
   if (!enclave.ok()) {
     std::cerr << "enclave start refused: " << enclave.error().ToString() << std::endl;
@@ -114,6 +128,12 @@ int main(int argc, char** argv) {
     (*other.mutable_inputs())["data"] = "something else";
     return call(SignedGrantBytes(e, other, kCall, now, now + 10'000, id));
   }
+  if (mode == "wrong-mac") {
+    SecretBytes guess = SecretBytes::Random(32);
+    return call(SignedGrantBytes(e, req, kCall, now, now + 10'000, id, "exec", &guess));
+  }
+  if (mode == "wrong-audience")
+    return call(SignedGrantBytes(e, req, kCall, now, now + 10'000, id, "keyvault"));
   if (mode == "expired") return call(SignedGrantBytes(e, req, kCall, now - 40'000, now - 10'000, id));
   // replay
   std::string g = SignedGrantBytes(e, req, kCall, now, now + 10'000, id);

@@ -205,5 +205,54 @@ TEST_F(RaTlsIntegrationTest, CertificateRefreshKeepsServing) {
   }
 }
 
+// Issue 9: no TLS session resumption on attested channels. Cloister's own
+// channel credentials make each ping on a NEW connection; every connection
+// runs the full RA-TLS verification on both sides (server count +1 per
+// connection, client count = connections) and none is a resumed session.
+TEST_F(RaTlsIntegrationTest, EveryReconnectRunsFullVerificationWithoutResumption) {
+  std::string target = StartServer(node_->trust_path());
+  constexpr int kConnections = 5;
+  auto r = Client(target, {"--reconnects", std::to_string(kConnections)});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ServerLog();
+  std::vector<uint64_t> server_counts;
+  for (size_t pos = r.out.find("CONN "); pos != std::string::npos;
+       pos = r.out.find("CONN ", pos + 1)) {
+    std::string line = r.out.substr(pos, r.out.find('\n', pos) - pos);
+    EXPECT_NE(line.find("reused=0"), std::string::npos) << line;
+    auto v = line.find("server_verifications=");
+    ASSERT_NE(v, std::string::npos) << line;
+    server_counts.push_back(std::stoull(line.substr(v + 21)));
+  }
+  ASSERT_EQ(server_counts.size(), static_cast<size_t>(kConnections)) << r.out;
+  for (size_t i = 1; i < server_counts.size(); ++i)
+    EXPECT_EQ(server_counts[i], server_counts[0] + i) << r.out;
+  EXPECT_NE(r.out.find("CLIENT_VERIFICATIONS " + std::to_string(kConnections)), std::string::npos)
+      << r.out;
+}
+
+// gRPC 1.51 has no switch to stop a TLS server from issuing session
+// tickets, and a client that brings a session cache (channel arg
+// grpc.ssl_session_cache) DOES resume. So an attested server refuses every
+// call on a resumed session (TLS_SESSION_RESUMED) and no handler runs;
+// only the first, full handshake is served.
+TEST_F(RaTlsIntegrationTest, CallsOnResumedTlsSessionAreRefused) {
+  std::string target = StartServer(node_->trust_path());
+  auto r = Client(target, {"--reconnects", "4", "--offer-resumption"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("CONN 0 reused=0"), std::string::npos) << r.out;
+  for (int i = 1; i < 4; ++i) {
+    size_t pos = r.out.find("CONN " + std::to_string(i) + " ");
+    ASSERT_NE(pos, std::string::npos) << r.out;
+    std::string line = r.out.substr(pos, r.out.find('\n', pos) - pos);
+    EXPECT_NE(line.find("FAILED 7"), std::string::npos) << line;  // PERMISSION_DENIED
+    EXPECT_NE(line.find("[TLS_SESSION_RESUMED]"), std::string::npos) << line;
+  }
+  size_t handlers = 0;
+  for (size_t pos = ServerLog().find("HANDLER Ping"); pos != std::string::npos;
+       pos = ServerLog().find("HANDLER Ping", pos + 1))
+    ++handlers;
+  EXPECT_EQ(handlers, 1u) << ServerLog();
+}
+
 }  // namespace
 }  // namespace cloister::testing

@@ -59,9 +59,15 @@ Status AttestedNode::Start() {
   }
   body_.set_version(attestation::kManifestVersion);
   body_.set_created_unix(time(nullptr));
-  uint32_t product = 100;
-  for (const auto& [name, path] : enclaves_) {
-    CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e, attestation::MakeManifestEntry(name, path, product++, 1));
+  uint32_t next_product = 100;
+  std::map<std::string, uint32_t> products;
+  for (size_t i = 0; i < enclaves_.size(); ++i) {
+    const auto& [name, path] = enclaves_[i];
+    auto [it, fresh] = products.emplace(name, next_product);
+    if (fresh) ++next_product;
+    const uint32_t svn = i < options_.svns.size() ? options_.svns[i] : 1;
+    CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
+                              attestation::MakeManifestEntry(name, path, it->second, svn));
     *body_.add_entries() = e;
   }
   if (!options_.platform_binary.empty()) {

@@ -24,6 +24,9 @@ struct AttestedNodeOptions {
   int threshold = 2;
   int64_t quote_max_age_s = 600;
   std::string platform_binary;  // path of cloister-platform
+  // svn of each enclave, parallel to the enclave list (missing: 1). Entries
+  // with the same name share one product id (several releases of a role).
+  std::vector<uint32_t> svns;
 };
 
 class AttestedNode {

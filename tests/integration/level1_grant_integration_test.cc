@@ -1,0 +1,112 @@
+// Issue 9, level 1: without attestation the gateway must still be the only
+// way into an internal service on the machine. The real cloister-exec at
+// security level 1 accepts a grant only if it is MACed under the cluster
+// secret (a 0600 file only the service accounts can read): a local process
+// calling the internal port with an unsigned grant, or one MACed under a
+// guessed secret, is refused by name and audited; a caller holding the
+// secret (the gateway's position) is served; and a service started at
+// level 1 without the secret refuses to run.
+#include <gtest/gtest.h>
+
+#include "common/crypto/random.h"
+#include "common/fs.h"
+#include "tests/support/attested_node.h"
+
+namespace cloister::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Level1GrantIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    node_ = std::make_unique<AttestedNode>(
+        std::vector<std::pair<std::string, std::string>>{{"exec", CLOISTER_EXEC_BIN},
+                                                         {"gateway", ATTACK_AS_GATEWAY}},
+        AttestedNodeOptions{.security_level = 1, .platform_binary = CLOISTER_PLATFORM_BIN});
+    auto st = node_->Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    secret_ = node_->dir() + "/cluster.secret";
+    ASSERT_TRUE(WriteFileAtomic(secret_, crypto::RandomBytes(32), 0600).ok());
+    std::string port_file = node_->dir() + "/exec.port";
+    auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
+                                node_->dir() + "/exec-data", "--port-file", port_file,
+                                "--cluster-secret", secret_},
+                               {.log_prefix = node_->dir() + "/exec"});
+    ASSERT_TRUE(p.ok());
+    exec_ = std::make_unique<Subprocess>(*std::move(p));
+    ASSERT_TRUE(WaitForFile(port_file, 15s)) << exec_->Stderr();
+    target_ = "127.0.0.1:" + *ReadFile(port_file);
+  }
+  static void TearDownTestSuite() {
+    exec_.reset();
+    node_.reset();
+  }
+
+  RunResult Attack(const std::string& mode, bool with_secret) {
+    std::vector<std::string> argv{ATTACK_AS_GATEWAY, "--trust", node_->trust_path(), "--role",
+                                  "gateway", "--target", target_, "--mode", mode};
+    if (with_secret) argv.insert(argv.end(), {"--cluster-secret", secret_});
+    auto r = RunProcess(argv, 30s);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : RunResult{};
+  }
+
+  std::string Audit() {
+    auto a = ReadFile(node_->dir() + "/exec-data/audit/exec.log");
+    return a.ok() ? *a : "";
+  }
+
+  static std::unique_ptr<AttestedNode> node_;
+  static std::unique_ptr<Subprocess> exec_;
+  static std::string target_, secret_;
+};
+
+std::unique_ptr<AttestedNode> Level1GrantIntegrationTest::node_;
+std::unique_ptr<Subprocess> Level1GrantIntegrationTest::exec_;
+std::string Level1GrantIntegrationTest::target_;
+std::string Level1GrantIntegrationTest::secret_;
+
+TEST_F(Level1GrantIntegrationTest, GrantMacedUnderClusterSecretRuns) {
+  auto r = Attack("valid", /*with_secret=*/true);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << exec_->Stderr();
+  EXPECT_NE(r.out.find("OK hello"), std::string::npos) << r.out;
+}
+
+TEST_F(Level1GrantIntegrationTest, DirectCallWithUnsignedGrantRefused) {
+  auto r = Attack("valid", /*with_secret=*/false);
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAILED 7 GRANT_MAC_INVALID"), std::string::npos) << r.out;
+  EXPECT_NE(Audit().find("\"reason\":\"GRANT_MAC_INVALID\""), std::string::npos) << Audit();
+}
+
+TEST_F(Level1GrantIntegrationTest, DirectCallWithGuessedSecretRefused) {
+  auto r = Attack("wrong-mac", /*with_secret=*/false);
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAILED 7 GRANT_MAC_INVALID"), std::string::npos) << r.out;
+}
+
+TEST_F(Level1GrantIntegrationTest, ServiceWithoutClusterSecretRefusesToStart) {
+  auto r = RunProcess({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
+                       node_->dir() + "/exec-nosecret", "--port-file",
+                       node_->dir() + "/nosecret.port"},
+                      30s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_NE(r->err.find("needs --cluster-secret"), std::string::npos) << r->err;
+}
+
+TEST_F(Level1GrantIntegrationTest, WorldReadableClusterSecretRefused) {
+  std::string loose = node_->dir() + "/loose.secret";
+  ASSERT_TRUE(WriteFileAtomic(loose, crypto::RandomBytes(32), 0644).ok());
+  auto r = RunProcess({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
+                       node_->dir() + "/exec-loose", "--port-file", node_->dir() + "/loose.port",
+                       "--cluster-secret", loose},
+                      30s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_NE(r->err.find("CLUSTER_SECRET_INVALID"), std::string::npos) << r->err;
+}
+
+}  // namespace
+}  // namespace cloister::testing
