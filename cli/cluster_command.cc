@@ -108,12 +108,14 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
   body.set_version(attestation::kManifestVersion);
   body.set_created_unix(::time(nullptr));
   ManifestOutcome out;
+  std::vector<std::string> bins;  // their shared libraries become reference values
   for (const auto& svc : kServices) {
     std::string bin = BinaryPath(svc);
     if (!FileExists(bin)) {
       out.missing.push_back(bin);
       continue;
     }
+    bins.push_back(bin);
     CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
                               attestation::MakeManifestEntry(svc, bin, ProductId(svc), 1));
     out.entries.push_back({{"name", svc},
@@ -121,6 +123,7 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
                            {"measurement", HexEncode(AsBytes(e.measurement()))}});
     *body.add_entries() = std::move(e);
   }
+  CLOISTER_RETURN_IF_ERROR(attestation::AddLibraryReferences(body, bins));
   CLOISTER_ASSIGN_OR_RETURN(auto keys, LoadAuditorKeys(p));
   CLOISTER_ASSIGN_OR_RETURN(Bytes signed_manifest, attestation::SignManifest(body, keys));
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.manifest, signed_manifest, 0644));
