@@ -52,7 +52,16 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
   if (!trust_r.ok()) return trust_r.error().WithContext("enclave '" + options.role + "'");
   auto trust = std::make_shared<const TrustConfig>(*std::move(trust_r));
 
-  // Connect before hardening: the platform measures us at connect time.
+  // Harden BEFORE the first platform contact (issue 9): from then on no
+  // non-root process can attach a debugger or read our memory, and the
+  // platform (CAP_SYS_PTRACE) re-inspects us on every quote and key
+  // request anyway. A tracer that is already attached is refused here and,
+  // independently, by the platform (MEASURE_TRACED). Level 1 does not
+  // harden: it is the development mode, whose daemon may run without
+  // CAP_SYS_PTRACE and can then only measure dumpable processes.
+  if (trust->security_level >= 2) {
+    if (auto st = ApplyAntiDebug(); !st.ok()) return st.error().WithContext("anti-debug hardening");
+  }
   auto client_r = PlatformClient::Connect(trust->platform_socket);
   if (!client_r.ok())
     return client_r.error().WithContext("connect to platform at " + trust->platform_socket);
@@ -93,10 +102,6 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
   // deliberately outside the manifest carries on so its peers can refuse it.
   if (!ext.ok() && !options.skip_self_check_for_testing)
     return ext.error().WithContext("extend launch log");
-
-  if (trust->security_level >= 2) {
-    if (auto st = ApplyAntiDebug(); !st.ok()) return st.error().WithContext("anti-debug hardening");
-  }
 
   auto enclave = std::make_unique<Enclave>(Key(), options, trust, client, std::move(id));
   if (trust->security_level >= 2) {

@@ -1,12 +1,14 @@
 // Enclave: what every Cloister service creates first thing in main(). It
 //   1. loads trust.toml and verifies the signed manifest (refuses to run on an
 //      unsigned, tampered or under-signed one),
-//   2. opens its platform session (measured by the kernel-reported pid at
-//      connect, before hardening) and checks the platform measured it as the
-//      role it claims to be, at an svn not below the manifest's minimum for
-//      that role (ENCLAVE_SVN_TOO_LOW),
-//   3. records "enclave.start" in the measured-launch log,
-//   4. applies anti-debug hardening (level ≥ 2),
+//   2. applies anti-debug hardening (level ≥ 2) BEFORE it first talks to
+//      the platform,
+//   3. opens its platform session (measured by the kernel-reported pid at
+//      connect, re-inspected on every quote and key request) and checks the
+//      platform measured it as the role it claims to be, at an svn not below
+//      the manifest's minimum for that role (ENCLAVE_SVN_TOO_LOW),
+//   4. records "enclave.start" in its session's measured-launch log (a
+//      session may extend only until its first quote),
 //   5. makes its RA-TLS credentials (level ≥ 2; level 1 is plaintext on
 //      loopback only, with a loud warning),
 //   6. at level 1 only, loads the per-cluster secret (`cluster_secret_path`,

@@ -45,6 +45,8 @@ Status CheckLaunchEvent(const LaunchEvent& event, uint64_t expected_index) {
   if (event.extender().size() != crypto::kSha256Size) return bad("extender must be 32 bytes");
   if (event.description().size() > kMaxLaunchEventDescriptionSize)
     return bad("description longer than " + std::to_string(kMaxLaunchEventDescriptionSize) + " bytes");
+  if (event.ByteSizeLong() > kMaxLaunchEventBytes)
+    return bad("serialized event larger than " + std::to_string(kMaxLaunchEventBytes) + " bytes");
   return OkStatus();
 }
 

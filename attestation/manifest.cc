@@ -2,12 +2,10 @@
 // and the build-side signing helpers; see manifest.h.
 #include "attestation/manifest.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <set>
+
+#include "attestation/sys/loader_list.h"
 
 namespace cloister::attestation {
 
@@ -73,6 +71,10 @@ Result<Manifest> Manifest::Verify(ByteView signed_manifest, const AuditorSet& au
     if (r.type().empty() || r.data_digest().size() != crypto::kSha256Size)
       return InvalidArgument("manifest reference value malformed", kManifestMalformed);
   }
+  for (const auto& l : m.body_.libraries()) {
+    if (l.digest().size() != crypto::kSha256Size || l.path().size() > 4096)
+      return InvalidArgument("manifest library reference malformed", kManifestMalformed);
+  }
   m.signer_ = crypto::DigestBytes(auditors.SignerId());
   m.digest_ = crypto::Sha256(signed_manifest);
   return m;
@@ -106,24 +108,62 @@ bool Manifest::IsReferenceValue(std::string_view type, ByteView data_digest) con
   return false;
 }
 
-Result<crypto::Digest> HashFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "open " + path);
-  crypto::Sha256Hasher h;
-  uint8_t buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return ErrnoError(e, "read " + path);
-    }
-    if (n == 0) break;
-    h.Update(ByteView(buf, static_cast<size_t>(n)));
+bool Manifest::IsLibraryReference(ByteView file_digest) const {
+  for (const auto& l : body_.libraries())
+    if (ConstantTimeEqual(AsBytes(l.digest()), file_digest)) return true;
+  return false;
+}
+
+Result<std::vector<std::string>> ParseLoaderList(std::string_view listing) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < listing.size()) {
+    size_t end = listing.find('\n', pos);
+    if (end == std::string_view::npos) end = listing.size();
+    std::string_view line = listing.substr(pos, end - pos);
+    pos = end + 1;
+    while (!line.empty() && (line.front() == '\t' || line.front() == ' ')) line.remove_prefix(1);
+    if (line.empty() || line.find("not a dynamic executable") != std::string_view::npos) continue;
+    size_t arrow = line.find(" => ");
+    std::string_view path = arrow == std::string_view::npos ? line : line.substr(arrow + 4);
+    if (path.rfind("not found", 0) == 0)
+      return FailedPrecondition("library " + std::string(line.substr(0, arrow)) + " not found",
+                                kManifestLibraryNotFound);
+    path = path.substr(0, path.find(" ("));
+    if (path.empty() || path.front() != '/') continue;  // linux-vdso.so.1: not a file
+    out.emplace_back(path);
   }
-  ::close(fd);
-  return h.Finish();
+  return out;
+}
+
+Result<std::vector<LibraryReference>> FindLibraryReferences(std::span<const std::string> binaries) {
+  std::set<std::string> paths;
+  for (const auto& bin : binaries) {
+    CLOISTER_ASSIGN_OR_RETURN(std::string listing, sys::RunLoaderList(bin));
+    auto libs = ParseLoaderList(listing);
+    if (!libs.ok()) return libs.error().WithContext(bin);
+    paths.insert(libs->begin(), libs->end());
+  }
+  std::vector<LibraryReference> out;
+  std::set<Bytes> seen;
+  for (const auto& p : paths) {
+    CLOISTER_ASSIGN_OR_RETURN(crypto::Digest d, HashFile(p));
+    if (!seen.insert(crypto::DigestBytes(d)).second) continue;
+    LibraryReference r;
+    r.set_path(p);
+    r.set_digest(d.data(), d.size());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Status AddLibraryReferences(ManifestBody& body, std::span<const std::string> binaries) {
+  CLOISTER_ASSIGN_OR_RETURN(std::vector<LibraryReference> refs, FindLibraryReferences(binaries));
+  std::set<std::string> have;
+  for (const auto& l : body.libraries()) have.insert(l.digest());
+  for (auto& r : refs)
+    if (have.insert(r.digest()).second) *body.add_libraries() = std::move(r);
+  return OkStatus();
 }
 
 Result<ManifestEntry> MakeManifestEntry(std::string_view name, const std::string& binary_path,

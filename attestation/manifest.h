@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "attestation/sys/file_hash.h"
 #include "common/bytes.h"
 #include "common/crypto/hash.h"
 #include "common/crypto/keys.h"
@@ -55,6 +56,9 @@ class Manifest {
   // The lowest svn allowed for role `name`: the largest min_svn over the
   // entries of that role (0 if none sets one).
   uint32_t MinSvn(std::string_view name) const;
+  // Whether a file with this content hash may be mapped executable into an
+  // enclave (body().libraries()).
+  bool IsLibraryReference(ByteView file_digest) const;
   // SHA-256 of the signed bytes, to show which manifest is in force.
   const crypto::Digest& digest() const { return digest_; }
 
@@ -71,7 +75,25 @@ Result<ManifestEntry> MakeManifestEntry(std::string_view name, const std::string
 Result<Bytes> SignManifest(const ManifestBody& body,
                            std::span<const crypto::PrivateKey> auditor_keys);
 
-// SHA-256 of a file's content, streamed (the measurement of a binary).
-Result<crypto::Digest> HashFile(const std::string& path);
+// SHA-256 of a file's content, streamed (the measurement of a binary): the
+// one hash function the platform measures with, too.
+using sys::HashFile;
+
+inline constexpr const char* kManifestLibraryNotFound = "MANIFEST_LIBRARY_NOT_FOUND";
+
+// The shared libraries (including the dynamic loader) that each of
+// `binaries` loads at a clean start, found by running the system loader in
+// list mode (sys/loader_list.h; the program itself does not run), each
+// hashed with HashFile. Sorted by path, duplicates removed.
+// FailedPrecondition [MANIFEST_LIBRARY_NOT_FOUND] if a needed library is
+// missing. Libraries a service only dlopen()s later are not found this way
+// and must be added by the build explicitly.
+Result<std::vector<LibraryReference>> FindLibraryReferences(std::span<const std::string> binaries);
+// Adds FindLibraryReferences(binaries) to `body` (skipping digests it has).
+Status AddLibraryReferences(ManifestBody& body, std::span<const std::string> binaries);
+// The library paths in `ld.so --list` output (exposed for tests):
+// "\tlibx.so.1 => /path/libx.so.1 (0x...)" and "\t/lib64/ld-linux... (0x...)";
+// the vDSO line (no path) is skipped; "=> not found" is an error.
+Result<std::vector<std::string>> ParseLoaderList(std::string_view listing);
 
 }  // namespace cloister::attestation

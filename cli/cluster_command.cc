@@ -122,6 +122,7 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
   body.set_version(attestation::kManifestVersion);
   body.set_created_unix(::time(nullptr));
   ManifestOutcome out;
+  std::vector<std::string> bins;  // their shared libraries become reference values
   for (const auto& spec : topology::Topology()) {
     const std::string svc(spec.name);
     std::string bin = BinaryPath(spec);
@@ -129,6 +130,7 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
       out.missing.push_back(bin);
       continue;
     }
+    bins.push_back(bin);
     CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
                               attestation::MakeManifestEntry(svc, bin, spec.product_id,
                                                              ReleaseSvn()));
@@ -138,6 +140,7 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
                            {"measurement", HexEncode(AsBytes(e.measurement()))}});
     *body.add_entries() = std::move(e);
   }
+  CLOISTER_RETURN_IF_ERROR(attestation::AddLibraryReferences(body, bins));
   CLOISTER_ASSIGN_OR_RETURN(auto keys, LoadAuditorKeys(p));
   CLOISTER_ASSIGN_OR_RETURN(Bytes signed_manifest, attestation::SignManifest(body, keys));
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.manifest, signed_manifest, 0644));

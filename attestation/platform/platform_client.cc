@@ -33,6 +33,14 @@ struct PlatformClient::Impl {
     if (Status s = WriteFrame(fd.get(), payload); !s.ok()) {
       if (s.error().reason() == kFrameTooLarge) return s.error();  // nothing was sent
       broken = true;
+      // The daemon may have refused this connection (not an allowed
+      // account, too many connections) and closed before reading: its
+      // reason is still queued for us, and is what the caller needs.
+      if (auto early = ReadFrame(fd.get(), 100, 100); early.ok()) {
+        PlatformResponse resp;
+        if (resp.ParseFromArray(early->data(), static_cast<int>(early->size())) && resp.has_error())
+          return ErrorFromProto(resp.error());
+      }
       return Broken(s.error().message());
     }
     auto frame = ReadFrame(fd.get(), kReplyTimeoutMs, kReplyTimeoutMs);

@@ -1,11 +1,14 @@
 // PlatformClient: an enclave's session with cloister-platform. The
-// connection IS the measured identity (the daemon measures the caller once
-// at connect), so open it early — before ApplyAntiDebug() — and keep it for
-// the process lifetime. There is no reconnect: a broken session returns
-// Unavailable and the process should restart.
+// connection IS the measured identity (the daemon measures the executable
+// at connect, holds a pidfd of the process, and re-inspects it on every
+// quote, sealing-key and extend request). Harden first (ApplyAntiDebug),
+// then connect, and keep the session for the process lifetime; only the
+// process that connected may use it (not a child it is inherited by).
+// There is no reconnect: a broken session returns Unavailable and the
+// process should restart.
 //
-//   CLOISTER_ASSIGN_OR_RETURN(PlatformClient pc, PlatformClient::Connect(trust.platform_socket));
 //   CLOISTER_RETURN_IF_ERROR(ApplyAntiDebug());
+//   CLOISTER_ASSIGN_OR_RETURN(PlatformClient pc, PlatformClient::Connect(trust.platform_socket));
 //   CLOISTER_ASSIGN_OR_RETURN(Quote q, pc.GetQuote(report_data, nonce));
 #pragma once
 
@@ -22,7 +25,7 @@ namespace cloister::attestation {
 class PlatformClient {
  public:
   // Connects and completes one Identity round trip, so when this returns the
-  // daemon has measured us and the process may harden itself.
+  // daemon has measured us.
   // Unavailable [PLATFORM_UNAVAILABLE] if no daemon listens at the path;
   // otherwise the daemon's error (e.g. ResourceExhausted
   // [PLATFORM_TOO_MANY_CONNECTIONS], PermissionDenied

@@ -3,6 +3,17 @@
 // serves measurement, quotes, sealing keys and the launch log on a Unix socket.
 //
 //   cloister-platform --state DIR --socket PATH --trust trust.toml [--security-level N] [--debug]
+//                     [--allow-uid UID]... [--allow-gid GID]... [--socket-group GID]
+//
+// Privilege: enclaves make themselves non-dumpable before they first talk
+// to the platform. Reading a non-dumpable process's /proc/<pid>/{exe,maps}
+// needs CAP_SYS_PTRACE, and its /proc/<pid>/environ (then owned by root,
+// mode 0400) also CAP_DAC_READ_SEARCH; root has both. So from security
+// level 2 the daemon refuses to start without them; give them to a
+// non-root daemon with
+//   sudo setcap cap_sys_ptrace,cap_dac_read_search+ep cloister-platform
+// (or as ambient capabilities from systemd). Level 1 (development, no
+// attestation, enclaves do not harden) runs without them, with a warning.
 //
 // The measured-launch log lives for one daemon lifetime, like PCRs that
 // reset at boot: a restart begins a new log with "platform.start".
@@ -11,12 +22,14 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "attestation/platform/capabilities.h"
 #include "attestation/platform/measurement.h"
 #include "attestation/platform/platform_server.h"
 #include "attestation/platform/platform_service.h"
 #include "attestation/platform/platform_state.h"
 #include "attestation/platform/sys/shutdown_signals.h"
 #include "attestation/trust.h"
+#include "common/fs.h"
 #include "common/hardening.h"
 #include "common/logging.h"
 
@@ -32,7 +45,28 @@ struct Flags {
   std::string log_level = "info";
   bool log_json = false;
   size_t max_connections = 256;
+  std::vector<uid_t> allow_uids;
+  std::vector<gid_t> allow_gids;
+  int64_t socket_group = -1;
 };
+
+// See the top of this file.
+Status CheckCanMeasureHardened(int level) {
+  auto ptrace = HasEffectiveCapability(kCapSysPtrace);
+  auto dac = HasEffectiveCapability(kCapDacReadSearch);
+  if (ptrace.ok() && *ptrace && dac.ok() && *dac) return OkStatus();
+  auto self = SelfExePath();
+  const std::string why =
+      "cloister-platform lacks CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: it could not measure "
+      "enclaves, which make themselves non-dumpable before they first contact the platform. "
+      "Run it as root, or grant the capabilities: `sudo setcap "
+      "cap_sys_ptrace,cap_dac_read_search+ep " +
+      (self.ok() ? *self : std::string("cloister-platform")) + "`";
+  if (level >= 2) return FailedPrecondition(why, "PLATFORM_NEEDS_CAP_SYS_PTRACE");
+  LOG_WARN(why + " — security level 1 continues without it (enclaves do not harden at level 1, "
+                 "so same-uid callers can still be measured)");
+  return OkStatus();
+}
 
 Status RunDaemon(const Flags& flags) {
   // Before any thread starts, so all of them inherit the blocked mask.
@@ -49,6 +83,7 @@ Status RunDaemon(const Flags& flags) {
   CLOISTER_ASSIGN_OR_RETURN(TrustConfig trust, TrustConfig::Load(flags.trust_path));
   const int level = flags.security_level != 0 ? flags.security_level : trust.security_level;
   if (level < 1 || level > 5) return InvalidArgument("--security-level must be 1..5");
+  CLOISTER_RETURN_IF_ERROR(CheckCanMeasureHardened(level));
   CLOISTER_ASSIGN_OR_RETURN(PlatformState state, LoadPlatformState(flags.state_dir));
   if (!ConstantTimeEqual(state.root_cert.Der(), trust.attestation_root.Der()))
     LOG_WARN("platform root differs from the trust file's attestation root; "
@@ -70,6 +105,9 @@ Status RunDaemon(const Flags& flags) {
   PlatformServerOptions opts;
   opts.socket_path = flags.socket_path;
   opts.max_connections = flags.max_connections;
+  opts.allow_uids = flags.allow_uids;
+  opts.allow_gids = flags.allow_gids;
+  if (flags.socket_group >= 0) opts.socket_group = static_cast<gid_t>(flags.socket_group);
   {
     std::lock_guard<std::mutex> lock(server_mu);
     CLOISTER_ASSIGN_OR_RETURN(server, PlatformServer::Create(opts, service, measurer));
@@ -101,6 +139,13 @@ int main(int argc, char** argv) {
   app.add_flag("--log-json", flags.log_json, "JSON log lines");
   app.add_option("--max-connections", flags.max_connections, "bound on open connections")
       ->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--allow-uid", flags.allow_uids,
+                 "uid allowed to use the platform (repeatable; the daemon's own uid always is)");
+  app.add_option("--allow-gid", flags.allow_gids,
+                 "primary gid allowed to use the platform (repeatable)");
+  app.add_option("--socket-group", flags.socket_group,
+                 "group of the 0660 socket file (default: the daemon's gid)")
+      ->check(CLI::Range(int64_t{0}, int64_t{0xfffffffe}));
   CLI11_PARSE(app, argc, argv);
 
   cloister::LogOptions log_opts;

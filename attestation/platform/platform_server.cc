@@ -45,7 +45,9 @@ void SendError(int fd, const Error& e) {
 Result<std::unique_ptr<PlatformServer>> PlatformServer::Create(PlatformServerOptions options,
                                                                PlatformService& service,
                                                                Measurer& measurer) {
-  CLOISTER_ASSIGN_OR_RETURN(sys::UniqueFd fd, sys::ListenUnix(options.socket_path, 128, 0666));
+  options.allow_uids.push_back(::geteuid());
+  CLOISTER_ASSIGN_OR_RETURN(sys::UniqueFd fd,
+                            sys::ListenUnix(options.socket_path, 128, 0660, options.socket_group));
   CLOISTER_ASSIGN_OR_RETURN(sys::WakePipe wake, sys::WakePipe::Create());
   return std::make_unique<PlatformServer>(PrivateTag(), std::move(options), service, measurer,
                                           std::move(fd), std::move(wake));
@@ -111,6 +113,18 @@ Status PlatformServer::Run() {
       continue;
     }
     conn->peer = *cred;
+    if (!Allowed(conn->peer)) {
+      LOG_WARN("platform peer refused: not an allowed service account",
+               {{"pid", conn->peer.pid}, {"uid", conn->peer.uid}, {"gid", conn->peer.gid},
+                {"reason", kPeerNotAllowed}});
+      SendError(conn->fd.get(),
+                PermissionDenied("uid " + std::to_string(conn->peer.uid) + " / gid " +
+                                     std::to_string(conn->peer.gid) +
+                                     " may not use this platform (see cloister-platform "
+                                     "--allow-uid / --allow-gid)",
+                                 kPeerNotAllowed));
+      continue;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (conns_.size() >= options_.max_connections ||
         per_uid_[conn->peer.uid] >= options_.max_connections_per_uid) {
@@ -137,15 +151,54 @@ Status PlatformServer::Run() {
   return result;
 }
 
+bool PlatformServer::Allowed(const sys::PeerCred& peer) const {
+  for (uid_t u : options_.allow_uids)
+    if (u == peer.uid) return true;
+  for (gid_t g : options_.allow_gids)
+    if (g == peer.gid) return true;
+  return false;
+}
+
+Result<CallerIdentity> PlatformServer::Recheck(const CallerIdentity& bound,
+                                               const sys::PidFd& pidfd) {
+  auto code = measurer_.Inspect(bound.pid, [this](const crypto::Digest& d) {
+    return service_.IsLibraryReference(d);
+  });
+  // Only now is it known that /proc/<pid> was still the connected process.
+  if (!pidfd.Alive())
+    return Aborted("the process that opened this session is gone", kPeerChanged);
+  if (!code.ok()) return code.error();
+  if (code->exe != bound.measurement)
+    return PermissionDenied("the process runs another executable (" +
+                                HexEncode(ByteView(code->exe)).substr(0, 16) +
+                                ") than the one measured when it connected",
+                            kMeasureExeChanged);
+  CallerIdentity now = bound;
+  now.code_digest = code->code_digest;
+  return now;
+}
+
 void PlatformServer::Serve(Connection& conn) {
   const int fd = conn.fd.get();
   const pid_t pid = conn.peer.pid;
-  // Measure ONCE, now: the identity is bound to this connection for its
-  // lifetime, so an enclave may drop dumpability after connecting.
-  auto measured = measurer_.Measure(pid);
-  Result<CallerIdentity> caller = measured.ok()
-                                      ? Result<CallerIdentity>(service_.Identify(pid, conn.peer.uid, *measured))
-                                      : Result<CallerIdentity>(measured.error());
+  // A handle on the connecting PROCESS (not its pid number), and the
+  // writer's pid on every message from now on.
+  auto pidfd = sys::PidFd::ForPeer(fd, pid);
+  Status passcred = sys::EnablePassCred(fd);
+  // Measure the executable now and bind it to this connection; everything
+  // else is re-inspected per request.
+  Result<CallerIdentity> caller = Internal("not measured");
+  if (!pidfd.ok()) {
+    caller = pidfd.error();
+  } else if (!passcred.ok()) {
+    caller = passcred.error();
+  } else {
+    auto measured = measurer_.Measure(pid);
+    if (measured.ok() && !pidfd->Alive())
+      measured = Aborted("the process that connected is gone", kPeerChanged);
+    caller = measured.ok() ? Result<CallerIdentity>(service_.Identify(pid, conn.peer.uid, *measured))
+                           : Result<CallerIdentity>(measured.error());
+  }
   std::string who = "-";
   if (caller.ok()) {
     who = Prefix(caller->measurement);
@@ -158,9 +211,15 @@ void PlatformServer::Serve(Connection& conn) {
   }
 
   while (!stopping_) {
-    auto frame = ReadFrame(fd, -1, options_.frame_timeout_ms);
+    auto frame = ReadFrame(fd, -1, options_.frame_timeout_ms, pid);
     if (!frame.ok()) {
-      if (frame.error().reason() != sys::kConnectionClosed) {
+      if (frame.error().reason() == sys::kSenderNotPeer) {
+        LOG_WARN("platform request refused: written by another process than the one that "
+                 "connected; closing connection",
+                 {{"pid", pid}, {"measurement", who}, {"reason", sys::kSenderNotPeer},
+                  {"error", frame.error().message()}});
+        SendError(fd, frame.error());
+      } else if (frame.error().reason() != sys::kConnectionClosed) {
         LOG_WARN("bad frame; closing connection",
                  {{"pid", pid}, {"measurement", who}, {"error", frame.error().ToString()}});
         SendError(fd, frame.error());
@@ -178,7 +237,22 @@ void PlatformServer::Serve(Connection& conn) {
       SendError(fd, caller.error());
       return;
     }
-    PlatformResponse resp = service_.Handle(*caller, req);
+    PlatformResponse resp;
+    const bool identity_bearing = req.has_quote() || req.has_sealing_key() || req.has_extend();
+    if (identity_bearing) {
+      auto now = Recheck(*caller, *pidfd);
+      if (!now.ok()) {
+        LOG_WARN("platform request refused: caller failed re-inspection",
+                 {{"op", OpName(req)}, {"pid", pid}, {"uid", conn.peer.uid}, {"measurement", who},
+                  {"reason", now.error().reason()}, {"error", now.error().message()}});
+        *resp.mutable_error() = ErrorToProto(now.error());
+        if (!SendResponse(fd, resp).ok()) return;
+        continue;
+      }
+      resp = service_.Handle(*now, conn.launch_log, req);
+    } else {
+      resp = service_.Handle(*caller, conn.launch_log, req);
+    }
     const bool ok = !resp.has_error();
     LOG_INFO("platform request",
              {{"op", OpName(req)}, {"pid", pid}, {"measurement", who},

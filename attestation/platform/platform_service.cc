@@ -54,8 +54,9 @@ PlatformService::PlatformService(PlatformState state, Manifest manifest, Options
       attestation_cert_der_(state_.attestation_cert.Der()),
       root_der_(state_.root_cert.Der()) {
   self_ = Identify(::getpid(), ::getuid(), ProcessMeasurement{self, 0});
-  // Cannot fail: the first event is well formed and the log is empty.
-  AppendEvent(self, "platform.start", ByteView(self), "cloister-platform started").IgnoreError();
+  // Cannot fail: the first event is well formed.
+  auto start = MakeEvent(0, self, "platform.start", ByteView(self), "cloister-platform started");
+  if (start.ok()) *node_log_.add_events() = *std::move(start);
 }
 
 CallerIdentity PlatformService::Identify(pid_t pid, uid_t uid, const ProcessMeasurement& m) const {
@@ -74,8 +75,8 @@ CallerIdentity PlatformService::Identify(pid_t pid, uid_t uid, const ProcessMeas
   return id;
 }
 
-Result<Quote> PlatformService::MakeQuote(const CallerIdentity& caller, ByteView report_data,
-                                         ByteView nonce) {
+Result<Quote> PlatformService::MakeQuote(const CallerIdentity& caller, SessionLaunchLog& session,
+                                         ByteView report_data, ByteView nonce) {
   if (report_data.size() != kReportDataSize)
     return BadRequest("report_data must be exactly 64 bytes, got " +
                       std::to_string(report_data.size()));
@@ -93,12 +94,13 @@ Result<Quote> PlatformService::MakeQuote(const CallerIdentity& caller, ByteView 
   body.set_report_data(std::string(AsChars(report_data)));
   body.set_nonce(std::string(AsChars(nonce)));
   body.set_timestamp_unix_ms(NowUnixMs());
-  {
-    std::lock_guard<std::mutex> lock(log_mu_);
-    body.set_launch_digest(log_digest_.data(), log_digest_.size());
-  }
+  // The first quote ends the session's start: its log is fixed from now on.
+  session.sealed = true;
+  CLOISTER_ASSIGN_OR_RETURN(crypto::Digest launch, Replay(ReadLog(session)));
+  body.set_launch_digest(launch.data(), launch.size());
   body.set_enclave_name(caller.name);
   body.set_pid(static_cast<uint32_t>(caller.pid));
+  body.set_code_digest(caller.code_digest.data(), caller.code_digest.size());
 
   Quote quote;
   if (!body.SerializeToString(quote.mutable_body())) return Internal("cannot serialize quote body");
@@ -138,36 +140,53 @@ Result<SecretBytes> PlatformService::SealingKey(const CallerIdentity& caller, Se
   return DeriveSealingKey(state_.device_secret.view(), policy, identity, svn, key_id);
 }
 
-Status PlatformService::AppendEvent(const crypto::Digest& extender, std::string_view type,
-                                    ByteView data_digest, std::string_view description) {
-  std::lock_guard<std::mutex> lock(log_mu_);
-  if (static_cast<size_t>(log_.events_size()) >= kMaxLaunchEvents)
-    return ResourceExhausted("measured-launch log is full", kLaunchLogFull);
+Result<LaunchEvent> PlatformService::MakeEvent(uint64_t index, const crypto::Digest& extender,
+                                               std::string_view type, ByteView data_digest,
+                                               std::string_view description) {
+  if (type.size() > kMaxLaunchEventTypeSize || description.size() > kMaxLaunchEventDescriptionSize)
+    return InvalidArgument("launch event type must be at most " +
+                               std::to_string(kMaxLaunchEventTypeSize) + " bytes and description " +
+                               std::to_string(kMaxLaunchEventDescriptionSize),
+                           kLaunchEventTooLarge);
   LaunchEvent ev;
-  ev.set_index(static_cast<uint64_t>(log_.events_size()));
+  ev.set_index(index);
   ev.set_type(std::string(type));
   ev.set_data_digest(std::string(AsChars(data_digest)));
   ev.set_extender(extender.data(), extender.size());
   ev.set_description(std::string(description));
-  Status ok = CheckLaunchEvent(ev, ev.index());
+  if (ev.ByteSizeLong() > kMaxLaunchEventBytes)
+    return InvalidArgument("launch event larger than " + std::to_string(kMaxLaunchEventBytes) + " bytes",
+                           kLaunchEventTooLarge);
+  Status ok = CheckLaunchEvent(ev, index);
   if (!ok.ok()) return BadRequest(ok.error().message());
-  log_digest_ = ExtendDigest(log_digest_, ev);
-  *log_.add_events() = std::move(ev);
-  return OkStatus();
+  return ev;
 }
 
-Result<LaunchLog> PlatformService::Extend(const CallerIdentity& caller, std::string_view type,
-                                          ByteView data_digest, std::string_view description) {
+Result<LaunchLog> PlatformService::Extend(const CallerIdentity& caller, SessionLaunchLog& session,
+                                          std::string_view type, ByteView data_digest,
+                                          std::string_view description) {
   if (!caller.in_manifest)
     return PermissionDenied("only binaries in the signed manifest may extend the launch log",
                             kPlatformUnknownEnclave);
-  CLOISTER_RETURN_IF_ERROR(AppendEvent(caller.measurement, type, data_digest, description));
-  return ReadLog();
+  if (session.sealed)
+    return FailedPrecondition("this session's launch log is sealed: events are recorded only at "
+                              "an enclave's start, before its first quote",
+                              kLaunchLogSealed);
+  if (session.events.size() >= kMaxSessionLaunchEvents)
+    return ResourceExhausted("this session already recorded " +
+                                 std::to_string(kMaxSessionLaunchEvents) + " launch events",
+                             kLaunchLogFull);
+  const uint64_t index = static_cast<uint64_t>(node_log_.events_size()) + session.events.size();
+  CLOISTER_ASSIGN_OR_RETURN(LaunchEvent ev,
+                            MakeEvent(index, caller.measurement, type, data_digest, description));
+  session.events.push_back(std::move(ev));
+  return ReadLog(session);
 }
 
-LaunchLog PlatformService::ReadLog() const {
-  std::lock_guard<std::mutex> lock(log_mu_);
-  return log_;
+LaunchLog PlatformService::ReadLog(const SessionLaunchLog& session) const {
+  LaunchLog log = node_log_;
+  for (const auto& ev : session.events) *log.add_events() = ev;
+  return log;
 }
 
 IdentityResponse PlatformService::Identity(const CallerIdentity& caller) const {
@@ -182,12 +201,12 @@ IdentityResponse PlatformService::Identity(const CallerIdentity& caller) const {
   return r;
 }
 
-PlatformResponse PlatformService::Handle(const CallerIdentity& caller,
+PlatformResponse PlatformService::Handle(const CallerIdentity& caller, SessionLaunchLog& session,
                                          const PlatformRequest& request) {
   PlatformResponse resp;
   switch (request.kind_case()) {
     case PlatformRequest::kQuote: {
-      auto q = MakeQuote(caller, AsBytes(request.quote().report_data()),
+      auto q = MakeQuote(caller, session, AsBytes(request.quote().report_data()),
                          AsBytes(request.quote().nonce()));
       if (!q.ok()) return ErrorResponse(q.error());
       *resp.mutable_quote() = *std::move(q);
@@ -203,13 +222,13 @@ PlatformResponse PlatformService::Handle(const CallerIdentity& caller,
     }
     case PlatformRequest::kExtend: {
       const auto& r = request.extend();
-      auto log = Extend(caller, r.type(), AsBytes(r.data_digest()), r.description());
+      auto log = Extend(caller, session, r.type(), AsBytes(r.data_digest()), r.description());
       if (!log.ok()) return ErrorResponse(log.error());
       *resp.mutable_log() = *std::move(log);
       return resp;
     }
     case PlatformRequest::kReadLog:
-      *resp.mutable_log() = ReadLog();
+      *resp.mutable_log() = ReadLog(session);
       return resp;
     case PlatformRequest::kIdentity:
       *resp.mutable_identity() = Identity(caller);

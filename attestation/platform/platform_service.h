@@ -10,12 +10,12 @@
 
 #include <sys/types.h>
 
-#include <mutex>
 #include <string>
 
 #include "attestation/manifest.h"
 #include "attestation/platform/measurement.h"
 #include "attestation/platform/platform_state.h"
+#include "attestation/platform/session_launch_log.h"
 #include "common/crypto/hash.h"
 #include "common/secret.h"
 #include "proto/attestation.pb.h"
@@ -27,6 +27,8 @@ inline constexpr const char* kPlatformBadRequest = "PLATFORM_BAD_REQUEST";
 inline constexpr const char* kPlatformUnknownEnclave = "PLATFORM_UNKNOWN_ENCLAVE";
 inline constexpr const char* kSealSvnTooHigh = "SEAL_SVN_TOO_HIGH";
 inline constexpr const char* kLaunchLogFull = "LAUNCH_LOG_FULL";
+inline constexpr const char* kLaunchLogSealed = "LAUNCH_LOG_SEALED";
+inline constexpr const char* kLaunchEventTooLarge = "LAUNCH_EVENT_TOO_LARGE";
 
 // Who the caller is, as the platform determined it at connect. Nothing here
 // comes from the caller.
@@ -40,6 +42,9 @@ struct CallerIdentity {
   uint32_t product_id = 0;
   uint32_t svn = 0;
   bool debug = false;   // traced at connect, or the platform runs in debug mode
+  // From the latest inspection (measurement.h Inspect) before a quote: the
+  // exe and every mapped library. Zero until inspected.
+  crypto::Digest code_digest{};
 };
 
 // HKDF-SHA256 sealing-key derivation, exposed so the encoding is testable:
@@ -70,34 +75,51 @@ class PlatformService {
   // quotes, which a verifier will refuse.
   CallerIdentity Identify(pid_t pid, uid_t uid, const ProcessMeasurement& m) const;
 
-  // One request. Errors come back as a PlatformError response; never throws.
-  // Thread-safe.
-  PlatformResponse Handle(const CallerIdentity& caller, const PlatformRequest& request);
+  // One request of one session. Errors come back as a PlatformError
+  // response; never throws. Thread-safe across sessions; one session's
+  // requests are serialized by its connection.
+  PlatformResponse Handle(const CallerIdentity& caller, SessionLaunchLog& session,
+                          const PlatformRequest& request);
 
   // The operations behind Handle (same checks), for tests and benchmarks.
-  // InvalidArgument [PLATFORM_BAD_REQUEST] on out-of-range fields.
-  Result<Quote> MakeQuote(const CallerIdentity& caller, ByteView report_data, ByteView nonce);
+  // InvalidArgument [PLATFORM_BAD_REQUEST] on out-of-range fields. The
+  // quote covers the node's events and this session's; it seals the
+  // session's log.
+  Result<Quote> MakeQuote(const CallerIdentity& caller, SessionLaunchLog& session,
+                          ByteView report_data, ByteView nonce);
   // PermissionDenied [PLATFORM_UNKNOWN_ENCLAVE] for MRSIGNER from a binary
   // not in the manifest; PermissionDenied [SEAL_SVN_TOO_HIGH] for an svn
   // above the caller's (that is the downgrade protection).
   Result<SecretBytes> SealingKey(const CallerIdentity& caller, SealPolicy policy, ByteView key_id,
                                  uint32_t svn) const;
-  // Appends one event; extender = the caller's measurement. Only manifest
-  // binaries may extend (PermissionDenied [PLATFORM_UNKNOWN_ENCLAVE]): an
-  // unlisted extender would make every later quote on this node fail
-  // verification, a denial of service open to any local user.
-  // ResourceExhausted [LAUNCH_LOG_FULL] after kMaxLaunchEvents.
-  Result<LaunchLog> Extend(const CallerIdentity& caller, std::string_view type,
-                           ByteView data_digest, std::string_view description);
-  LaunchLog ReadLog() const;
+  // Appends one event to the caller's session; extender = the caller's
+  // measurement. Only manifest binaries may extend (PermissionDenied
+  // [PLATFORM_UNKNOWN_ENCLAVE]); only before the session's first quote
+  // (FailedPrecondition [LAUNCH_LOG_SEALED]); at most
+  // kMaxSessionLaunchEvents (ResourceExhausted [LAUNCH_LOG_FULL]) of at
+  // most kMaxLaunchEventBytes each (InvalidArgument [LAUNCH_EVENT_TOO_LARGE]).
+  // Returns the session's whole log (node events first).
+  Result<LaunchLog> Extend(const CallerIdentity& caller, SessionLaunchLog& session,
+                           std::string_view type, ByteView data_digest,
+                           std::string_view description);
+  // The node's events followed by the session's.
+  LaunchLog ReadLog(const SessionLaunchLog& session) const;
+  // The node's events only (what a fresh session starts from).
+  LaunchLog ReadNodeLog() const { return ReadLog(SessionLaunchLog{}); }
   IdentityResponse Identity(const CallerIdentity& caller) const;
 
   const crypto::Digest& platform_id() const { return state_.platform_id; }
+  // Is this file hash a library reference value of the manifest in force?
+  bool IsLibraryReference(const crypto::Digest& d) const {
+    return manifest_.IsLibraryReference(ByteView(d));
+  }
   const crypto::Digest& self_measurement() const { return self_.measurement; }
 
  private:
-  Status AppendEvent(const crypto::Digest& extender, std::string_view type, ByteView data_digest,
-                     std::string_view description);
+  // Builds and checks one event at `index`.
+  static Result<LaunchEvent> MakeEvent(uint64_t index, const crypto::Digest& extender,
+                                       std::string_view type, ByteView data_digest,
+                                       std::string_view description);
 
   const PlatformState state_;
   const Manifest manifest_;
@@ -106,9 +128,8 @@ class PlatformService {
   const Bytes root_der_;
   CallerIdentity self_;
 
-  mutable std::mutex log_mu_;
-  LaunchLog log_;                 // guarded by log_mu_
-  crypto::Digest log_digest_{};  // guarded by log_mu_
+  // Written only in the constructor (platform events), so it needs no lock.
+  LaunchLog node_log_;
 };
 
 }  // namespace cloister::attestation

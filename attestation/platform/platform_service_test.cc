@@ -81,7 +81,8 @@ TEST_F(PlatformServiceTest, IdentifiesFromManifestOnly) {
 TEST_F(PlatformServiceTest, QuoteIsSignedAndCarriesTheCallersIdentity) {
   Bytes rd(kReportDataSize, 0xab);
   Bytes nonce(kMaxNonceSize, 0x01);
-  auto q = service_->MakeQuote(Who("app-v1"), rd, nonce);
+  SessionLaunchLog session;
+  auto q = service_->MakeQuote(Who("app-v1"), session, rd, nonce);
   ASSERT_TRUE(q.ok()) << q.error().ToString();
   ASSERT_EQ(q->cert_chain_der_size(), 1);
   auto cert = crypto::Certificate::FromDer(AsBytes(q->cert_chain_der(0)));
@@ -99,7 +100,7 @@ TEST_F(PlatformServiceTest, QuoteIsSignedAndCarriesTheCallersIdentity) {
   EXPECT_EQ(ToBytes(body.report_data()), rd);
   EXPECT_EQ(ToBytes(body.nonce()), nonce);
   EXPECT_EQ(body.pid(), 1234u);
-  EXPECT_EQ(ToBytes(body.launch_digest()), crypto::DigestBytes(*Replay(service_->ReadLog())));
+  EXPECT_EQ(ToBytes(body.launch_digest()), crypto::DigestBytes(*Replay(service_->ReadLog(session))));
   // Tampering with the body breaks the signature.
   std::string tampered = q->body();
   tampered[tampered.size() / 2] ^= 1;
@@ -108,12 +109,15 @@ TEST_F(PlatformServiceTest, QuoteIsSignedAndCarriesTheCallersIdentity) {
 
 TEST_F(PlatformServiceTest, QuoteRequestBounds) {
   auto who = Who("app-v1");
-  EXPECT_EQ(service_->MakeQuote(who, Bytes(63), {}).error().reason(), kPlatformBadRequest);
-  EXPECT_EQ(service_->MakeQuote(who, Bytes(65), {}).error().reason(), kPlatformBadRequest);
-  EXPECT_EQ(service_->MakeQuote(who, Bytes(64), Bytes(65)).error().reason(), kPlatformBadRequest);
-  EXPECT_TRUE(service_->MakeQuote(who, Bytes(64), {}).ok());
+  SessionLaunchLog s;
+  EXPECT_EQ(service_->MakeQuote(who, s, Bytes(63), {}).error().reason(), kPlatformBadRequest);
+  EXPECT_EQ(service_->MakeQuote(who, s, Bytes(65), {}).error().reason(), kPlatformBadRequest);
+  EXPECT_EQ(service_->MakeQuote(who, s, Bytes(64), Bytes(65)).error().reason(), kPlatformBadRequest);
+  EXPECT_FALSE(s.sealed);  // a refused request does not end the start phase
+  EXPECT_TRUE(service_->MakeQuote(who, s, Bytes(64), {}).ok());
   // Unknown binaries still get quotes (the verifier refuses them).
-  EXPECT_TRUE(service_->MakeQuote(Who("unknown"), Bytes(64), {}).ok());
+  SessionLaunchLog other;
+  EXPECT_TRUE(service_->MakeQuote(Who("unknown"), other, Bytes(64), {}).ok());
 }
 
 TEST_F(PlatformServiceTest, DerivationMatchesDocumentedEncoding) {
@@ -177,38 +181,70 @@ TEST_F(PlatformServiceTest, SealingKeyRequestBounds) {
 }
 
 TEST_F(PlatformServiceTest, LaunchLogStartsWithPlatformAndOnlyGrows) {
-  LaunchLog log = service_->ReadLog();
+  SessionLaunchLog session;
+  LaunchLog log = service_->ReadLog(session);
   ASSERT_EQ(log.events_size(), 1);
   EXPECT_EQ(log.events(0).type(), "platform.start");
   EXPECT_EQ(ToBytes(log.events(0).data_digest()), crypto::DigestBytes(M("platform")));
   EXPECT_EQ(ToBytes(log.events(0).extender()), crypto::DigestBytes(M("platform")));
 
   auto d = M("config file");
-  auto after = service_->Extend(Who("app-v1"), "config", d, "cluster.toml");
+  auto after = service_->Extend(Who("app-v1"), session, "config", d, "cluster.toml");
   ASSERT_TRUE(after.ok());
   ASSERT_EQ(after->events_size(), 2);
   EXPECT_EQ(after->events(1).index(), 1u);
   EXPECT_EQ(ToBytes(after->events(1).extender()), crypto::DigestBytes(M("app-v1")));
 
-  EXPECT_EQ(service_->Extend(Who("unknown"), "config", d, "").error().reason(),
+  EXPECT_EQ(service_->Extend(Who("unknown"), session, "config", d, "").error().reason(),
             kPlatformUnknownEnclave);
-  EXPECT_EQ(service_->Extend(Who("app-v1"), "config", Bytes(31), "").code(), Code::kInvalidArgument);
-  EXPECT_EQ(service_->Extend(Who("app-v1"), "", d, "").code(), Code::kInvalidArgument);
-  EXPECT_EQ(service_->ReadLog().events_size(), 2);
+  EXPECT_EQ(service_->Extend(Who("app-v1"), session, "config", Bytes(31), "").code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(service_->Extend(Who("app-v1"), session, "", d, "").code(), Code::kInvalidArgument);
+  EXPECT_EQ(service_->ReadLog(session).events_size(), 2);
+  // Another session does not see this one's events.
+  EXPECT_EQ(service_->ReadNodeLog().events_size(), 1);
 
-  auto q = service_->MakeQuote(Who("app-v1"), Bytes(64), {});
+  auto q = service_->MakeQuote(Who("app-v1"), session, Bytes(64), {});
   QuoteBody body;
   ASSERT_TRUE(body.ParseFromString(q->body()));
-  EXPECT_EQ(ToBytes(body.launch_digest()), crypto::DigestBytes(*Replay(service_->ReadLog())));
+  EXPECT_EQ(ToBytes(body.launch_digest()), crypto::DigestBytes(*Replay(service_->ReadLog(session))));
+  // The first quote sealed it.
+  EXPECT_EQ(service_->Extend(Who("app-v1"), session, "config", d, "").error().reason(),
+            kLaunchLogSealed);
+}
+
+TEST_F(PlatformServiceTest, SessionLaunchLogIsBoundedInNumberAndSize) {
+  SessionLaunchLog flood;
+  auto d = M("x");
+  for (size_t i = 0; i < kMaxSessionLaunchEvents; ++i)
+    ASSERT_TRUE(service_->Extend(Who("app-v1"), flood, "config", d, std::string(200, 'x')).ok()) << i;
+  EXPECT_EQ(service_->Extend(Who("app-v1"), flood, "config", d, "").error().reason(), kLaunchLogFull);
+  SessionLaunchLog big;
+  EXPECT_EQ(service_->Extend(Who("app-v1"), big, "config", d, std::string(257, 'x')).error().reason(),
+            kLaunchEventTooLarge);
+  EXPECT_EQ(service_->Extend(Who("app-v1"), big, std::string(65, 't'), d, "").error().reason(),
+            kLaunchEventTooLarge);
+  // A full session's log is a valid, small log; a fresh session is unaffected.
+  auto full = service_->ReadLog(flood);
+  EXPECT_EQ(static_cast<size_t>(full.events_size()), 1 + kMaxSessionLaunchEvents);
+  EXPECT_TRUE(Replay(full).ok());
+  EXPECT_LE(full.ByteSizeLong(), kMaxLaunchEvents * kMaxLaunchEventBytes);
+  SessionLaunchLog fresh;
+  auto q = service_->MakeQuote(Who("app-v2"), fresh, Bytes(64), {});
+  ASSERT_TRUE(q.ok());
+  QuoteBody body;
+  ASSERT_TRUE(body.ParseFromString(q->body()));
+  EXPECT_EQ(ToBytes(body.launch_digest()), crypto::DigestBytes(*Replay(service_->ReadNodeLog())));
 }
 
 TEST_F(PlatformServiceTest, HandleAnswersEveryKindAndRefusesEmpty) {
   PlatformRequest req;
-  PlatformResponse resp = service_->Handle(Who("app-v1"), req);
+  SessionLaunchLog session;
+  PlatformResponse resp = service_->Handle(Who("app-v1"), session, req);
   ASSERT_TRUE(resp.has_error());
   EXPECT_EQ(resp.error().reason(), kPlatformBadRequest);
   req.mutable_identity();
-  resp = service_->Handle(Who("app-v1"), req);
+  resp = service_->Handle(Who("app-v1"), session, req);
   ASSERT_TRUE(resp.has_identity());
   EXPECT_EQ(resp.identity().enclave_name(), "app-v1");
   EXPECT_FALSE(resp.identity().attestation_root_der().empty());

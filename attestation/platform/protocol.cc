@@ -29,13 +29,17 @@ Status WriteFrame(int fd, ByteView payload) {
   return s;
 }
 
-Result<Bytes> ReadFrame(int fd, int idle_timeout_ms, int body_timeout_ms) {
+Result<Bytes> ReadFrame(int fd, int idle_timeout_ms, int body_timeout_ms, pid_t expected_sender) {
   std::array<uint8_t, kFrameHeaderBytes> header{};
   size_t got = 0;
   // First byte: may legitimately take forever (an idle session).
-  Status s = sys::ReadExact(fd, std::span<uint8_t>(header).first(1), idle_timeout_ms, &got);
+  auto foreign = [](const Status& st) { return st.error().reason() == sys::kSenderNotPeer; };
+  Status s = sys::ReadExact(fd, std::span<uint8_t>(header).first(1), idle_timeout_ms, &got,
+                            expected_sender);
   if (!s.ok()) return s.error();
-  s = sys::ReadExact(fd, std::span<uint8_t>(header).subspan(1), body_timeout_ms, &got);
+  s = sys::ReadExact(fd, std::span<uint8_t>(header).subspan(1), body_timeout_ms, &got,
+                     expected_sender);
+  if (!s.ok() && foreign(s)) return s.error();
   if (!s.ok()) return InvalidArgument("truncated platform frame header", kFrameTruncated);
   const uint32_t n = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
                      (uint32_t{header[2]} << 8) | uint32_t{header[3]};
@@ -43,7 +47,8 @@ Result<Bytes> ReadFrame(int fd, int idle_timeout_ms, int body_timeout_ms) {
     return InvalidArgument("platform frame length " + std::to_string(n) + " exceeds 1 MiB",
                            kFrameTooLarge);
   Bytes body(n);
-  s = sys::ReadExact(fd, body, body_timeout_ms, &got);
+  s = sys::ReadExact(fd, body, body_timeout_ms, &got, expected_sender);
+  if (!s.ok() && foreign(s)) return s.error();
   if (!s.ok())
     return InvalidArgument("truncated platform frame (" + std::to_string(got) + " of " +
                                std::to_string(n) + " bytes)",

@@ -7,6 +7,8 @@
 //   CLOISTER_ASSIGN_OR_RETURN(Bytes reply, ReadFrame(fd, kClientReplyTimeoutMs, kClientReplyTimeoutMs));
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 
 #include "common/bytes.h"
@@ -43,7 +45,10 @@ Status WriteFrame(int fd, ByteView payload);
 //   InvalidArgument [PLATFORM_FRAME_TOO_LARGE]: length prefix > 1 MiB (the
 //     body is not read; the caller must close the connection).
 //   DeadlineExceeded [PLATFORM_IO_TIMEOUT]: no first byte in time.
-Result<Bytes> ReadFrame(int fd, int idle_timeout_ms, int body_timeout_ms);
+//   PermissionDenied [PLATFORM_SENDER_NOT_PEER]: with `expected_sender` > 0,
+//     some byte was written by another process (sys::ReadExact).
+Result<Bytes> ReadFrame(int fd, int idle_timeout_ms, int body_timeout_ms,
+                        pid_t expected_sender = 0);
 
 // Error <-> wire. Codes outside cloister::Code become kUnknown.
 PlatformError ErrorToProto(const Error& e);

@@ -75,6 +75,11 @@ Status AttestedNode::Start() {
                               attestation::MakeManifestEntry("platform", options_.platform_binary, 1, 1));
     *body_.add_entries() = e;
   }
+  {  // Reference values for every shared library these binaries map (issue 9).
+    std::vector<std::string> bins;
+    for (const auto& [name, path] : enclaves_) bins.push_back(path);
+    CLOISTER_RETURN_IF_ERROR(attestation::AddLibraryReferences(body_, bins));
+  }
   CLOISTER_RETURN_IF_ERROR(WriteManifest("manifest.bin", body_, options_.threshold));
   CLOISTER_RETURN_IF_ERROR(
       WriteTrustVariant("trust.toml", "manifest.bin", options_.security_level, options_.quote_max_age_s)

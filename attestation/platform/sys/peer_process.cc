@@ -1,12 +1,12 @@
-// Wraps /proc/<pid>/{stat,exe} and fstat/pread for caller measurement; see
+// Wraps /proc/<pid>/{stat,exe,...}, open and fstat for caller measurement; see
 // peer_process.h.
 #include "attestation/platform/sys/peer_process.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <string>
 
@@ -83,20 +83,21 @@ Result<FileId> StatFd(int fd) {
   return id;
 }
 
-Status ReadWholeFd(int fd, uint64_t max_bytes, const std::function<void(ByteView)>& sink) {
-  std::array<uint8_t, 1 << 16> buf;
-  uint64_t off = 0;
-  for (;;) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(errno, "read executable");
-    }
-    if (n == 0) return OkStatus();
-    off += static_cast<uint64_t>(n);
-    if (off > max_bytes) return ResourceExhausted("executable is larger than the measurement limit");
-    sink(ByteView(buf.data(), static_cast<size_t>(n)));
-  }
+uint32_t DevMajor(uint64_t dev) { return static_cast<uint32_t>(major(static_cast<dev_t>(dev))); }
+uint32_t DevMinor(uint64_t dev) { return static_cast<uint32_t>(minor(static_cast<dev_t>(dev))); }
+
+Result<std::string> ReadProcFile(pid_t pid, std::string_view name, size_t max_bytes) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/" + std::string(name);
+  auto text = ReadFile(path, max_bytes);
+  if (!text.ok() && text.code() == Code::kNotFound)
+    return NotFound("process " + std::to_string(pid) + " is gone", "PEER_GONE");
+  return text;
+}
+
+Result<UniqueFd> OpenMappedFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  if (!fd.valid()) return ErrnoError(errno, "open mapped file " + path);
+  return fd;
 }
 
 }  // namespace cloister::attestation::sys

@@ -1,6 +1,7 @@
 // Wraps the /proc/<pid> reads the platform daemon uses to measure a caller:
 // the process start time (stat field 22, the pid-reuse check), an fd on its
-// executable (/proc/<pid>/exe) and that file's identity for caching.
+// executable (/proc/<pid>/exe), that file's identity for caching, whole
+// /proc/<pid> files (bounded) and the files a process has mapped.
 //
 //   CLOISTER_ASSIGN_OR_RETURN(uint64_t t0, sys::ProcessStartTime(pid));
 //   CLOISTER_ASSIGN_OR_RETURN(UniqueFd exe, sys::OpenProcessExe(pid));
@@ -9,7 +10,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <functional>
 #include <string_view>
 
 #include "attestation/platform/sys/unique_fd.h"
@@ -42,8 +42,19 @@ struct FileId {
 };
 Result<FileId> StatFd(int fd);
 
-// Reads `fd` from offset 0 to EOF in chunks, passing each to `sink`.
-// ResourceExhausted beyond `max_bytes`.
-Status ReadWholeFd(int fd, uint64_t max_bytes, const std::function<void(ByteView)>& sink);
+// Major/minor numbers of a FileId's device, as /proc/<pid>/maps prints them.
+uint32_t DevMajor(uint64_t dev);
+uint32_t DevMinor(uint64_t dev);
+
+// Reads /proc/<pid>/<name> whole, at most `max_bytes` (ResourceExhausted
+// beyond). NotFound [PEER_GONE] if the process is gone; PermissionDenied
+// if we may not read it (a non-dumpable peer and no CAP_SYS_PTRACE).
+Result<std::string> ReadProcFile(pid_t pid, std::string_view name, size_t max_bytes);
+
+// Opens a file a process has mapped, by the path /proc/<pid>/maps shows,
+// read-only and without following a final symlink (the kernel prints the
+// resolved path). The caller compares its FileId with the mapping's device
+// and inode, so a file swapped in at that path is detected.
+Result<UniqueFd> OpenMappedFile(const std::string& path);
 
 }  // namespace cloister::attestation::sys

@@ -35,7 +35,7 @@ int64_t NowMs() {
 
 }  // namespace
 
-Result<UniqueFd> ListenUnix(const std::string& path, int backlog, mode_t mode) {
+Result<UniqueFd> ListenUnix(const std::string& path, int backlog, mode_t mode, gid_t group) {
   CLOISTER_ASSIGN_OR_RETURN(sockaddr_un addr, MakeAddr(path));
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoError(errno, "socket");
@@ -49,6 +49,12 @@ Result<UniqueFd> ListenUnix(const std::string& path, int backlog, mode_t mode) {
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
     return ErrnoError(errno, "bind " + path);
   if (::chmod(path.c_str(), mode) != 0) return ErrnoError(errno, "chmod " + path);
+  if (group != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0)
+    return ErrnoError(errno, "chgrp " + path + " to " + std::to_string(group));
+  // Accepted sockets of older kernels do not inherit it; set on both.
+  const int on = 1;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+    return ErrnoError(errno, "setsockopt(SO_PASSCRED)");
   if (::listen(fd.get(), backlog) != 0) return ErrnoError(errno, "listen " + path);
   return fd;
 }
@@ -95,6 +101,41 @@ Result<PeerCred> GetPeerCred(int fd) {
   return PeerCred{cred.pid, cred.uid, cred.gid};
 }
 
+Status EnablePassCred(int fd) {
+  const int on = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+    return ErrnoError(errno, "setsockopt(SO_PASSCRED)");
+  return OkStatus();
+}
+
+namespace {
+
+// recv() that also returns the writer's pid from SCM_CREDENTIALS. The
+// kernel never merges bytes of different writers into one read.
+ssize_t RecvWithSender(int fd, uint8_t* buf, size_t len, pid_t* sender) {
+  iovec iov{buf, len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  *sender = 0;
+  if (n <= 0) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+      ucred cred{};
+      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      *sender = cred.pid;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
 Status WriteAll(int fd, ByteView data) {
   size_t done = 0;
   while (done < data.size()) {
@@ -110,7 +151,7 @@ Status WriteAll(int fd, ByteView data) {
   return OkStatus();
 }
 
-Status ReadExact(int fd, std::span<uint8_t> out, int timeout_ms, size_t* got) {
+Status ReadExact(int fd, std::span<uint8_t> out, int timeout_ms, size_t* got, pid_t expected_sender) {
   const int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
   size_t done = 0;
   auto report = [&] {
@@ -134,7 +175,17 @@ Status ReadExact(int fd, std::span<uint8_t> out, int timeout_ms, size_t* got) {
       return ErrnoError(errno, "poll");
     }
     if (pr == 0) continue;  // re-checks the deadline
-    ssize_t n = ::recv(fd, out.data() + done, out.size() - done, 0);
+    pid_t sender = 0;
+    ssize_t n = expected_sender > 0
+                    ? RecvWithSender(fd, out.data() + done, out.size() - done, &sender)
+                    : ::recv(fd, out.data() + done, out.size() - done, 0);
+    if (n > 0 && expected_sender > 0 && sender != expected_sender) {
+      report();
+      return PermissionDenied("bytes on this platform session were written by pid " +
+                                  std::to_string(sender) + ", not by the process that connected (" +
+                                  std::to_string(expected_sender) + ")",
+                              kSenderNotPeer);
+    }
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       report();

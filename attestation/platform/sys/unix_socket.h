@@ -21,6 +21,9 @@ namespace cloister::attestation::sys {
 inline constexpr const char* kConnectionClosed = "PLATFORM_CONNECTION_CLOSED";
 // Reason when a read did not complete before its deadline.
 inline constexpr const char* kIoTimeout = "PLATFORM_IO_TIMEOUT";
+// Reason when bytes on a connection were written by another process than
+// the one that connected (e.g. a child that inherited the socket).
+inline constexpr const char* kSenderNotPeer = "PLATFORM_SENDER_NOT_PEER";
 
 // Kernel-attested credentials of the peer, fixed when it called connect().
 struct PeerCred {
@@ -30,9 +33,13 @@ struct PeerCred {
 };
 
 // Creates a listening socket at `path` (an existing socket file there is
-// replaced) and chmods it to `mode`. InvalidArgument if the path does not
-// fit in sockaddr_un.
-Result<UniqueFd> ListenUnix(const std::string& path, int backlog, mode_t mode);
+// replaced), chmods it to `mode` and, if `group` is not (gid_t)-1, chowns
+// it to that group, all before listen() so no one can connect under looser
+// permissions. SO_PASSCRED is set so accepted connections carry the
+// sender's credentials on every message. InvalidArgument if the path does
+// not fit in sockaddr_un.
+Result<UniqueFd> ListenUnix(const std::string& path, int backlog, mode_t mode,
+                            gid_t group = static_cast<gid_t>(-1));
 // Connects; Unavailable if nobody listens there.
 Result<UniqueFd> ConnectUnix(const std::string& path);
 // Waits up to `timeout_ms` (-1: forever) for a connection on `listen_fd` or
@@ -41,6 +48,9 @@ Result<UniqueFd> ConnectUnix(const std::string& path);
 Result<UniqueFd> AcceptUnix(int listen_fd, int wake_fd, int timeout_ms);
 // SO_PEERCRED of a connected Unix socket.
 Result<PeerCred> GetPeerCred(int fd);
+// SO_PASSCRED on an accepted socket: from then on the kernel attaches the
+// WRITING process's pid to every message, which ReadExact can check.
+Status EnablePassCred(int fd);
 
 // Writes all of `data` (MSG_NOSIGNAL: a vanished peer is an error, not
 // SIGPIPE). Unavailable [PLATFORM_CONNECTION_CLOSED] if the peer is gone.
@@ -49,7 +59,11 @@ Status WriteAll(int fd, ByteView data);
 // Unavailable [PLATFORM_CONNECTION_CLOSED] on EOF/reset,
 // DeadlineExceeded [PLATFORM_IO_TIMEOUT] on timeout.
 // `*got` (optional) receives how many bytes arrived before a failure.
-Status ReadExact(int fd, std::span<uint8_t> out, int timeout_ms, size_t* got = nullptr);
+// With `expected_sender` > 0 (and EnablePassCred on `fd`), every byte must
+// have been written by that process (thread group): PermissionDenied
+// [PLATFORM_SENDER_NOT_PEER] otherwise, including bytes without credentials.
+Status ReadExact(int fd, std::span<uint8_t> out, int timeout_ms, size_t* got = nullptr,
+                 pid_t expected_sender = 0);
 // shutdown(SHUT_RDWR): wakes a thread blocked reading `fd`.
 void ShutdownBoth(int fd);
 

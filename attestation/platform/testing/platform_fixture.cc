@@ -35,11 +35,20 @@ Status ChownTree(const std::string& path, uid_t uid, gid_t gid) {
   return OkStatus();
 }
 
-std::vector<std::string> AsNobody(std::vector<std::string> argv) {
-  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                                  "--clear-groups", "--"};
+std::vector<std::string> AsUser(uid_t uid, gid_t gid, std::vector<std::string> argv,
+                                bool ptrace_cap = false) {
+  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=" + std::to_string(uid),
+                                  "--regid=" + std::to_string(gid), "--clear-groups"};
+  if (ptrace_cap)
+    out.insert(out.end(), {"--inh-caps=+sys_ptrace,+dac_read_search",
+                           "--ambient-caps=+sys_ptrace,+dac_read_search"});
+  out.push_back("--");
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
+}
+
+std::vector<std::string> AsNobody(std::vector<std::string> argv, bool ptrace_cap = false) {
+  return AsUser(kNobody, kNobody, std::move(argv), ptrace_cap);
 }
 
 }  // namespace
@@ -83,10 +92,13 @@ Result<std::unique_ptr<PlatformHarness>> PlatformHarness::Create(std::vector<Man
   body.set_version(kManifestVersion);
   body.set_created_unix(static_cast<int64_t>(std::time(nullptr)));
   binaries.push_back({"platform", h->daemon_bin_, 1, 1});
+  std::vector<std::string> paths;
   for (const auto& b : binaries) {
     CLOISTER_ASSIGN_OR_RETURN(ManifestEntry e, MakeManifestEntry(b.name, b.path, b.product_id, b.svn));
     *body.add_entries() = e;
+    paths.push_back(b.path);
   }
+  CLOISTER_RETURN_IF_ERROR(AddLibraryReferences(body, paths));
   CLOISTER_ASSIGN_OR_RETURN(Bytes signed_manifest, SignManifest(body, auditors));
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(h->dir_ + "/manifest.bin", signed_manifest, 0644));
   const std::string toml =
@@ -124,7 +136,7 @@ Status PlatformHarness::Start(const StartOptions& options) {
   if (options.as_nobody) {
     CLOISTER_RETURN_IF_ERROR(ChownTree(state_dir_, kNobody, kNobody));
     CLOISTER_RETURN_IF_ERROR(ChownTree(run_dir_, kNobody, kNobody));
-    argv = AsNobody(argv);
+    argv = AsNobody(argv, options.ptrace_cap);
   }
   CLOISTER_ASSIGN_OR_RETURN(Child child, Child::Spawn(argv));
   daemon_.emplace(std::move(child));
@@ -159,10 +171,18 @@ Result<RunOutput> PlatformHarness::RunDaemonToExit() {
 }
 
 Result<RunOutput> PlatformHarness::RunClient(const std::string& binary,
-                                             const std::vector<std::string>& args, bool as_nobody) {
+                                             const std::vector<std::string>& args, bool as_nobody,
+                                             const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv = {binary, socket_path_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCapture(as_nobody ? AsNobody(argv) : argv);
+  return RunCapture(as_nobody ? AsNobody(argv) : argv, extra_env);
+}
+
+Result<RunOutput> PlatformHarness::RunClientAs(uid_t uid, gid_t gid, const std::string& binary,
+                                               const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {binary, socket_path_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCapture(AsUser(uid, gid, argv));
 }
 
 }  // namespace cloister::attestation::testing

@@ -39,6 +39,8 @@ class PlatformHarness {
   struct StartOptions {
     bool as_nobody = false;  // run the daemon as uid/gid 65534 (state chowned)
     std::vector<std::string> extra_args;
+    // as_nobody: keep CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH (ambient)
+    bool ptrace_cap = false;
   };
   // Starts cloister-platform and waits until it answers. FailedPrecondition
   // with its exit code if it exits instead.
@@ -52,7 +54,11 @@ class PlatformHarness {
 
   // Runs a helper client: `binary socket args...`, optionally as nobody.
   Result<RunOutput> RunClient(const std::string& binary, const std::vector<std::string>& args,
-                              bool as_nobody = false);
+                              bool as_nobody = false,
+                              const std::vector<std::string>& extra_env = {});
+  // As RunClient, as uid `uid` with primary gid `gid` (setpriv).
+  Result<RunOutput> RunClientAs(uid_t uid, gid_t gid, const std::string& binary,
+                                const std::vector<std::string>& args);
   // Copies a binary into the harness dir (mode 0755, world-readable path),
   // optionally appending bytes (a "modified binary").
   Result<std::string> CopyBinary(const std::string& binary, const std::string& name,

@@ -33,7 +33,12 @@ int DecodeStatus(int status) {
 
 }  // namespace
 
-Result<RunOutput> RunCapture(const std::vector<std::string>& argv) {
+Result<RunOutput> RunCapture(const std::vector<std::string>& argv,
+                             const std::vector<std::string>& extra_env) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+  auto envp = Argv(env_strings);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError(errno, "pipe");
   posix_spawn_file_actions_t fa;
@@ -41,7 +46,7 @@ Result<RunOutput> RunCapture(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   pid_t pid = -1;
   auto args = Argv(argv);
-  int rc = ::posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc = ::posix_spawn(&pid, args[0], &fa, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) {

@@ -19,7 +19,9 @@ struct RunOutput {
 };
 
 // Runs argv[0] (a path) to completion with stdout captured, stderr inherited.
-Result<RunOutput> RunCapture(const std::vector<std::string>& argv);
+// `extra_env` ("NAME=VALUE") is added to this process's environment.
+Result<RunOutput> RunCapture(const std::vector<std::string>& argv,
+                             const std::vector<std::string>& extra_env = {});
 
 // A background process; killed (SIGKILL) and reaped on destruction unless
 // stopped first.
