@@ -1,4 +1,4 @@
-// The measured-launch event log (DESIGN.md §2, level 3+): a PCR-style digest
+// The measured-launch event log (docs/design.md §2, level 3+): a PCR-style digest
 // chain over LaunchEvents. The platform extends it; a verifier replays a log
 // it received and compares the result with the digest in the quote.
 //

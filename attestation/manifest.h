@@ -1,4 +1,4 @@
-// The signed enclave manifest (DESIGN.md §2): which binaries (measurements)
+// The signed enclave manifest (docs/design.md §2): which binaries (measurements)
 // may act as which role, signed by N of M auditor keys (MesaTEE's auditor
 // scheme). Every enclave and the platform verify it at start.
 //

@@ -1,4 +1,4 @@
-// The six attestation checks of DESIGN.md §2; see quote_verifier.h.
+// The six attestation checks of docs/design.md §2; see quote_verifier.h.
 #include "attestation/quote_verifier.h"
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// The quote verifier: the six checks of DESIGN.md §2 that decide whether a
+// The quote verifier: the six checks of docs/design.md §2 that decide whether a
 // peer is a genuine, expected enclave. Every failure has its own reason so
 // operators (and `cloister attest`) can tell exactly what was refused.
 //
@@ -67,7 +67,7 @@ struct VerifyPolicy {
   bool require_launch_log = false;
 
   // Policy from the cluster trust config; the launch log is required from
-  // level 3 (DESIGN.md §3).
+  // level 3 (docs/design.md §3).
   static VerifyPolicy FromTrust(const TrustConfig& trust, std::vector<std::string> roles);
 };
 

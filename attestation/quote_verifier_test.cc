@@ -1,5 +1,5 @@
 // Every check of the quote verifier, positive and negative, each asserting
-// the exact named failure (DESIGN.md §2 checks 1–6).
+// the exact named failure (docs/design.md §2 checks 1–6).
 #include "attestation/quote_verifier.h"
 
 #include <gtest/gtest.h>

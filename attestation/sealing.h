@@ -1,4 +1,4 @@
-// Sealed storage (DESIGN.md §2): data encrypted under a key only the
+// Sealed storage (docs/design.md §2): data encrypted under a key only the
 // platform can derive for this binary (MRENCLAVE) or for this signer and
 // product at this or a newer svn (MRSIGNER).
 //

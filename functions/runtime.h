@@ -1,5 +1,5 @@
 // The runtime interface every function sees — built-in C++ functions and Lua
-// user functions alike (DESIGN.md §6): typed arguments, named inputs, named
+// user functions alike (docs/design.md §6): typed arguments, named inputs, named
 // outputs. Pure library: no gRPC, no I/O beyond the bytes handed in.
 //
 //   CLOISTER_ASSIGN_OR_RETURN(auto rt, Runtime::Create(fn.spec(), raw_args, inputs, limits));

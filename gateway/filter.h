@@ -1,4 +1,4 @@
-// The gateway filter interface (DESIGN.md §4; STYLE.md §7). Each filter is
+// The gateway filter interface (docs/design.md §4; STYLE.md §7). Each filter is
 // a small unit: OnRequest returns OK to continue, or an Error to reject
 // with that code and reason. The pipeline runs them in order and stops at
 // the first rejection; the audit filter records every outcome.

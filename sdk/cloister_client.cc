@@ -54,7 +54,7 @@ Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   auto probe = std::make_shared<HandshakeProbe>();
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (trust.security_level <= 1) {
-    // Level 1 is "no protection" by definition (DESIGN.md §3): plaintext,
+    // Level 1 is "no protection" by definition (docs/design.md §3): plaintext,
     // loopback only. The gateway has no quote to check.
     creds = grpc::InsecureChannelCredentials();
   } else {

@@ -1,4 +1,4 @@
-// The relational storage interface of Cloister (DESIGN.md §7): one small
+// The relational storage interface of Cloister (docs/design.md §7): one small
 // API, engines chosen by URL ("sqlite:///abs/path.db", later
 // "postgresql://..."). Statements use `?` placeholders and bound parameters
 // only; values are never concatenated into SQL.

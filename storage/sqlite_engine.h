@@ -1,4 +1,4 @@
-// The SQLite engine (DESIGN.md §7, the embedded default): one connection
+// The SQLite engine (docs/design.md §7, the embedded default): one connection
 // per Engine, serialized by a mutex; write transactions use BEGIN IMMEDIATE
 // so two writers never deadlock upgrading a read lock, and the busy timeout
 // covers other processes holding the write lock.

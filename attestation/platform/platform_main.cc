@@ -1,4 +1,4 @@
-// cloister-platform: the node's emulated CPU (DESIGN.md §2). Loads the
+// cloister-platform: the node's emulated CPU (docs/design.md §2). Loads the
 // device secret and attestation key, verifies the signed manifest, and
 // serves measurement, quotes, sealing keys and the launch log on a Unix socket.
 //

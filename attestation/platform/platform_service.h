@@ -1,4 +1,4 @@
-// The emulated CPU's operations (DESIGN.md §2) for one already-measured
+// The emulated CPU's operations (docs/design.md §2) for one already-measured
 // caller: quotes, sealing keys (SGX EGETKEY-style), the measured-launch log
 // and identity. Transport-free so it can be tested without sockets; the
 // server (platform_server.h) binds a CallerIdentity to each connection.

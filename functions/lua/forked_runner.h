@@ -1,5 +1,5 @@
 // Runs one Lua invocation in a forked child process confined by seccomp,
-// rlimits and no_new_privs (security level >= 3, DESIGN.md §3/§6). The
+// rlimits and no_new_privs (security level >= 3, docs/design.md §3/§6). The
 // parent enforces wall time from outside (SIGKILL at the deadline), so even
 // work stuck inside a C function ends; it reads the child's results through
 // a pipe and trusts none of its bytes (framing.h).

@@ -1,5 +1,5 @@
 // Resource limits of one Lua invocation and the cluster maxima that cap them
-// (DESIGN.md §6). A function asks for limits; Clamp() never lets it exceed
+// (docs/design.md §6). A function asks for limits; Clamp() never lets it exceed
 // what the operator allows.
 //
 //   LuaLimits eff = Clamp(fn_requested, ClusterMaxima());

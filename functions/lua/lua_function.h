@@ -1,6 +1,6 @@
 // A user-submitted Lua 5.4 function: its spec, source and content hash, run
 // in the sandbox in-process or in a forked, seccomp-confined child
-// (DESIGN.md §6; docs/lua.md is the user guide).
+// (docs/design.md §6; docs/lua.md is the user guide).
 //
 //   CLOISTER_ASSIGN_OR_RETURN(auto fn, LuaFunction::Create(spec, source, opts));
 //   Result<Outputs> out = Invoke(*fn, raw_args, inputs);       // as any Function

@@ -1,4 +1,4 @@
-// The escape/abuse suite (DESIGN.md §6 known traps) and the `cloister` API,
+// The escape/abuse suite (docs/design.md §6 known traps) and the `cloister` API,
 // run both in-process and in a forked child: every refusal is asserted by
 // its exact error reason, and the host stays healthy for the next run.
 #include <gmock/gmock.h>

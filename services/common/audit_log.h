@@ -1,4 +1,4 @@
-// An append-only, hash-chained audit log (DESIGN.md §4). One JSON object
+// An append-only, hash-chained audit log (docs/design.md §4). One JSON object
 // per line:
 //   {"seq":N,"ts_ms":...,"service":"gateway","principal":"u-…","method":"/…",
 //    "decision":"allow|deny","reason":"…","request_id":"…","resources":["hmac…"],

@@ -1,4 +1,4 @@
-// GrantVerifier: runs before any handler of an internal service (DESIGN.md
+// GrantVerifier: runs before any handler of an internal service (docs/design.md
 // §4). A call is admitted only if ALL hold:
 //   - the TLS peer is an attested enclave of an allowed caller role
 //     (normally "gateway");

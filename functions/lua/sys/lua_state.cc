@@ -1,7 +1,7 @@
 // Wraps the Lua 5.4 C API: the sandboxed state (allocator, count hook, safe
 // base library), compile check and one invocation; see lua_state.h.
 //
-// Invariants that keep the sandbox closed (DESIGN.md §6 "known traps"):
+// Invariants that keep the sandbox closed (docs/design.md §6 "known traps"):
 //  * Every byte Lua allocates goes through Alloc(), which refuses growth past
 //    the cap; shrinks never fail; a NULL ptr's osize is a type tag.
 //  * The count hook fires every kHookInterval instructions; once any limit

@@ -1,5 +1,5 @@
 // Wraps the Lua 5.4 C API: compiles and runs one Lua function in a fresh,
-// sandboxed lua_State (DESIGN.md §6). The only entry points the rest of
+// sandboxed lua_State (docs/design.md §6). The only entry points the rest of
 // Cloister uses; lua_State never leaves functions/lua/sys.
 //
 //   CLOISTER_RETURN_IF_ERROR(sys::CheckSyntax(source));

@@ -1,6 +1,6 @@
 // Wraps the Lua 5.4 C API: budgeted replacements for the parts of the string
 // and table libraries that run unbounded loops in C, where the count hook
-// never fires (DESIGN.md §6).
+// never fires (docs/design.md §6).
 //
 // The pattern matcher is Lua 5.4's own algorithm (lstrlib.c, MIT licence,
 // same semantics and error messages) with one change: every match step is
