@@ -1,4 +1,5 @@
-// File helpers; wraps POSIX file APIs (open/fsync/rename) with errno mapping.
+// File helpers; wraps POSIX stat/read/mkdir/readlink with errno mapping
+// (fds and atomic writes live in common/sys/).
 #include "common/fs.h"
 
 #include <fcntl.h>
@@ -8,38 +9,13 @@
 #include <cerrno>
 #include <climits>
 
-#include "common/crypto/random.h"
+#include "common/sys/atomic_file.h"
+#include "common/sys/unique_fd.h"
 
 namespace cloister {
-namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int Release() { int f = fd_; fd_ = -1; return f; }
-
- private:
-  int fd_;
-};
-
-std::string DirName(const std::string& path) {
-  auto pos = path.rfind('/');
-  if (pos == std::string::npos) return ".";
-  if (pos == 0) return "/";
-  return path.substr(0, pos);
-}
-
-}  // namespace
 
 Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError(errno, "open " + path);
+  CLOISTER_ASSIGN_OR_RETURN(sys::UniqueFd fd, sys::OpenFd(path, O_RDONLY));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat " + path);
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes)
@@ -60,35 +36,9 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+// One implementation of the atomic write, in the POSIX layer.
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
-  const std::string tmp = path + ".tmp." + crypto::RandomId().substr(0, 8);
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (fd.get() < 0) return ErrnoError(errno, "create " + tmp);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::unlink(tmp.c_str());
-      return ErrnoError(e, "write " + tmp);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError(e, "fsync " + tmp);
-  }
-  ::close(fd.Release());
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError(e, "rename to " + path);
-  }
-  Fd dir(::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) ::fsync(dir.get());
-  return OkStatus();
+  return sys::WriteFileAtomic(path, data, mode);
 }
 
 Status MakeDirs(const std::string& path, mode_t mode) {
