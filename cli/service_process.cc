@@ -1,21 +1,22 @@
-// POSIX process/socket wrappers for `cloister cluster`; see service_process.h.
+// Process and socket helpers for `cloister cluster`; see service_process.h.
+// Processes go through common/sys/process.h; the socket calls here are the
+// CLI's only raw C API use.
 #include "cli/service_process.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <thread>
 
 #include "common/fs.h"
+#include "common/sys/process.h"
+#include "common/sys/unique_fd.h"
 
 namespace cloister::cli {
 namespace {
@@ -41,55 +42,21 @@ Result<sockaddr_in> ParseHostPort(const std::string& host_port) {
   return addr;
 }
 
-// Closes the fd on scope exit.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::string& log_path) {
-  if (argv.empty()) return InvalidArgument("empty argv");
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) return ErrnoError(errno, "open " + log_path);
-  FdCloser log_closer{log_fd};
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0) return ErrnoError(errno, "open /dev/null");
-  FdCloser null_closer{null_fd};
-
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError(errno, "fork");
-  if (pid == 0) {
-    // Own session: the service survives the terminal and `cloister` exiting,
-    // and a Ctrl-C at the terminal does not reach it.
-    ::setsid();
-    ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(cargv[0], cargv.data());
-    const char msg[] = "cloister: exec failed\n";
-    (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  return pid;
+  // Own session: the service survives the terminal and `cloister` exiting,
+  // and a Ctrl-C at the terminal does not reach it. Not reaped by us.
+  CLOISTER_ASSIGN_OR_RETURN(sys::Process p,
+                            sys::Process::Spawn(argv, {.stdin_to = sys::Redirect::DevNull(),
+                                                       .stdout_to = sys::Redirect::Append(log_path),
+                                                       .stderr_to = sys::Redirect::Append(log_path),
+                                                       .new_session = true}));
+  return p.Detach();
 }
 
 bool IsServiceProcess(pid_t pid, const std::string& binary_name) {
-  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
-  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!stat.ok()) return false;
-  // Format: "pid (comm) S ..."; comm may contain spaces, so find the last ')'.
-  auto close = stat->rfind(')');
-  if (close == std::string::npos || close + 2 >= stat->size()) return false;
-  char state = (*stat)[close + 2];
-  if (state == 'Z' || state == 'X') return false;
+  if (!sys::ProcessAlive(pid)) return false;
   // cmdline stays readable for non-dumpable processes (exe does not).
   auto cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
   if (!cmdline.ok()) return false;
@@ -99,11 +66,7 @@ bool IsServiceProcess(pid_t pid, const std::string& binary_name) {
   return base == binary_name;
 }
 
-bool ReapIfExited(pid_t pid) {
-  int st = 0;
-  pid_t r = ::waitpid(pid, &st, WNOHANG);
-  return r == pid;
-}
+bool ReapIfExited(pid_t pid) { return sys::ReapIfExited(pid); }
 
 std::optional<pid_t> ReadPidFile(const std::string& path) {
   auto text = ReadFile(path, 64);
@@ -137,9 +100,9 @@ bool StopProcess(pid_t pid, const std::string& binary_name, std::chrono::millise
 bool TcpConnectable(const std::string& host_port, std::chrono::milliseconds timeout) {
   auto addr = ParseHostPort(host_port);
   if (!addr.ok()) return false;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  FdCloser closer{fd};
+  sys::UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return false;
+  const int fd = sock.get();
   int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_in));
   if (rc == 0) return true;
   if (errno != EINPROGRESS) return false;
@@ -155,9 +118,9 @@ namespace {
 int TryBind(const std::string& host, int port) {
   auto addr = ParseHostPort(host + ":" + std::to_string(port));
   if (!addr.ok()) return -1;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  FdCloser closer{fd};
+  sys::UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return -1;
+  const int fd = sock.get();
   // Same option gRPC uses, so a port in TIME_WAIT counts as free.
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

@@ -1,7 +1,8 @@
 // Process and port helpers for `cloister cluster`: start a service detached
 // (own session, log file, pid file), tell whether a pid is still that
 // service (not a zombie, not a recycled pid), stop it, pick free ports.
-// The only place the CLI touches fork/exec/kill/sockets.
+// The only place the CLI touches processes (via common/sys/process.h), kill
+// and sockets.
 //
 //   CLOISTER_ASSIGN_OR_RETURN(pid_t pid, SpawnDetached(argv, log_path));
 //   if (IsServiceProcess(pid, "cloister-auth")) ...

@@ -1,22 +1,24 @@
 // Fork, confine, collect: the forked Lua sandbox; see forked_runner.h.
 #include "functions/lua/forked_runner.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
 
+#include "common/sys/process.h"
+#include "common/sys/unique_fd.h"
 #include "functions/lua/framing.h"
 #include "functions/lua/sys/lua_state.h"
 #include "functions/lua/sys/seccomp_filter.h"
@@ -42,33 +44,6 @@ int64_t NowMs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-// Closes an fd on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 // SIGSYS from a SCMP_ACT_TRAP rule: tell the parent which call, then die.
@@ -145,13 +120,8 @@ void SetLimit(int resource, rlim_t value) {
   wire += EncodeLog(report.log);
   wire += EncodeUsage(report.usage);
   wire += EncodeStatus(st);
-  WriteAll(kResultFd, wire);
+  cloister::sys::WriteAll(kResultFd, wire).IgnoreError();  // the parent sees a short frame
   _exit(kExitOk);
-}
-
-std::string SignalName(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(sig);
 }
 
 }  // namespace
@@ -166,14 +136,15 @@ Status RunForked(std::string_view source, Runtime& rt, const SandboxOptions& opt
   const uint64_t max_wire = opts.limits.output_bytes + opts.limits.log_bytes +
                             static_cast<uint64_t>(opts.limits.max_outputs) * 2048 + (64 << 10);
 
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoError(errno, "sandbox pipe");
-  Fd rfd(fds[0]);
-  Fd wfd(fds[1]);
+  Result<cloister::sys::Pipe> pipe = cloister::sys::MakePipe();
+  if (!pipe.ok()) return pipe.error().WithContext("sandbox pipe");
+  cloister::sys::UniqueFd rfd = std::move(pipe->read);
+  cloister::sys::UniqueFd wfd = std::move(pipe->write);
 
-  const pid_t pid = fork();
-  if (pid < 0) return ErrnoError(errno, "sandbox fork");
-  if (pid == 0) ChildMain(wfd.get(), source, rt, opts, as_limit);
+  Result<cloister::sys::Process> forked = cloister::sys::Process::Fork(
+      [&] { ChildMain(wfd.get(), source, rt, opts, as_limit); });
+  if (!forked.ok()) return forked.error().WithContext("sandbox fork");
+  cloister::sys::Process child = std::move(*forked);
   wfd.Reset();
 
   std::string wire;
@@ -202,23 +173,21 @@ Status RunForked(std::string_view source, Runtime& rt, const SandboxOptions& opt
     }
     wire.append(buf, static_cast<size_t>(n));
   }
-  if (stop != Stop::kEof) kill(pid, SIGKILL);
-
   // Reap; a child that closed the pipe but keeps running is killed at the
   // deadline too.
-  int wstatus = 0;
-  for (;;) {
-    pid_t r = waitpid(pid, &wstatus, stop == Stop::kEof ? WNOHANG : 0);
-    if (r == pid) break;
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return ErrnoError(errno, "sandbox waitpid");
-    if (NowMs() >= deadline) {
-      kill(pid, SIGKILL);
+  Result<cloister::sys::ExitStatus> exit = Internal("not waited");
+  if (stop != Stop::kEof) {
+    child.Signal(SIGKILL);
+    exit = child.WaitForever();
+  } else {
+    exit = child.Wait(std::chrono::milliseconds(std::max<int64_t>(0, deadline - NowMs())));
+    if (!exit.ok() && exit.code() == Code::kDeadlineExceeded) {
+      child.Signal(SIGKILL);
       stop = Stop::kTimeout;
-      continue;
+      exit = child.WaitForever();
     }
-    usleep(200);
   }
+  if (!exit.ok()) return exit.error().WithContext("sandbox waitpid");
   report->usage.wall_ms = static_cast<double>(NowMs() - start);
 
   Result<ChildMessages> msgs = DecodeChildMessages(wire, max_wire);
@@ -245,16 +214,17 @@ Status RunForked(std::string_view source, Runtime& rt, const SandboxOptions& opt
                                  " bytes; sandbox process killed)",
                              "OUTPUT_LIMIT_EXCEEDED");
   if (stop == Stop::kError) return Internal("sandbox pipe failed", "SANDBOX_CRASHED");
-  if (WIFSIGNALED(wstatus)) {
-    const int sig = WTERMSIG(wstatus);
+  if (!exit->exited) {
+    const int sig = exit->signal;
     if (sig == SIGSYS)
       return PermissionDenied("forbidden system call (sandbox process killed by seccomp)",
                               "SANDBOX_VIOLATION");
     if (sig == SIGXCPU)
       return DeadlineExceeded("time limit exceeded (CPU rlimit)", "TIME_LIMIT_EXCEEDED");
-    return Internal("sandbox process crashed (" + SignalName(sig) + ")", "SANDBOX_CRASHED");
+    return Internal("sandbox process crashed (" + cloister::sys::SignalName(sig) + ")",
+                    "SANDBOX_CRASHED");
   }
-  const int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+  const int code = exit->code;
   if (code == kExitSetupFailed)
     return Internal("sandbox process could not confine itself", "SANDBOX_SETUP_FAILED");
   if (code != kExitOk)
