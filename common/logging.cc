@@ -6,31 +6,13 @@
 
 #include <atomic>
 
+#include "common/json_escape.h"
+
 namespace cloister {
 namespace {
 std::atomic<bool> g_json{false};
 
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
+std::string JsonEscape(std::string_view s) { return JsonEscaped(s); }
 }  // namespace
 
 void InitLogging(std::string_view service, const LogOptions& opts) {

@@ -255,28 +255,33 @@ PublicKey PrivateKey::public_key() const {
   return PublicKey(h_, type_);
 }
 
-SecretBytes PrivateKey::Pkcs8Der() const {
+namespace {
+// Moves what an encoder wrote into a memory BIO into SecretBytes and wipes
+// the BIO's copy. The encoders cannot fail on a valid key and a memory BIO,
+// so a failure is a broken invariant.
+template <typename Encode>
+SecretBytes EncodeSecret(Encode encode) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (i2d_PKCS8PrivateKey_bio(bio.get(), h_->pkey.get(), nullptr, nullptr, 0, nullptr,
-                              nullptr) != 1)
-    std::abort();
+  if (encode(bio.get()) != 1) std::abort();
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   SecretBytes out(ByteView(reinterpret_cast<uint8_t*>(data), static_cast<size_t>(len)));
   Cleanse(data, static_cast<size_t>(len));
   return out;
 }
+}  // namespace
+
+SecretBytes PrivateKey::Pkcs8Der() const {
+  return EncodeSecret([this](BIO* bio) {
+    return i2d_PKCS8PrivateKey_bio(bio, h_->pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
+}
 
 SecretBytes PrivateKey::Pem() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), h_->pkey.get(), nullptr, nullptr, 0, nullptr,
-                                    nullptr) != 1)
-    std::abort();
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  SecretBytes out(ByteView(reinterpret_cast<uint8_t*>(data), static_cast<size_t>(len)));
-  Cleanse(data, static_cast<size_t>(len));
-  return out;
+  return EncodeSecret([this](BIO* bio) {
+    return PEM_write_bio_PKCS8PrivateKey(bio, h_->pkey.get(), nullptr, nullptr, 0, nullptr,
+                                         nullptr);
+  });
 }
 
 Result<Bytes> PrivateKey::Sign(ByteView message, SignOptions opts) const {

@@ -3,9 +3,9 @@
 // nothing here searches raw bytes.
 //
 //   CertOptions o{.common_name = "gateway", .not_after = now + 3600};
-//   o.extensions.push_back({"1.3.6.1.4.1.59999.1.1", false, quote_bytes});
+//   o.extensions.push_back({"1.3.6.1.4.1.59876.1.1", false, quote_bytes});
 //   auto cert = *Certificate::Create(o, key.public_key(), key, nullptr);
-//   auto quote = *cert.FindExtension("1.3.6.1.4.1.59999.1.1");
+//   auto quote = *cert.FindExtension("1.3.6.1.4.1.59876.1.1");
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "functions/lua/sys/lua_context.h"
+#include "common/json_escape.h"
 
 namespace cloister::functions::lua::sys {
 namespace {
@@ -26,24 +27,7 @@ bool IsNull(lua_State* L, int idx) {
 
 void AppendEscaped(std::string& out, const char* s, size_t len) {
   out.push_back('"');
-  for (size_t i = 0; i < len; ++i) {
-    const unsigned char ch = static_cast<unsigned char>(s[i]);
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(ch));
-        }
-    }
-  }
+  AppendJsonEscaped(out, std::string_view(s, len));
   out.push_back('"');
 }
 
