@@ -7,7 +7,7 @@
 #include "common/logging.h"
 #include "functions/builtin/registry.h"
 
-namespace cloister::services {
+namespace cloister::exec {
 namespace {
 
 constexpr const char* kCall = "/cloister.api.Exec/Call";
@@ -119,4 +119,4 @@ grpc::Status ExecService::Health(grpc::ServerContext* ctx, const api::HealthRequ
   return grpc::Status::OK;
 }
 
-}  // namespace cloister::services
+}  // namespace cloister::exec

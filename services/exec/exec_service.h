@@ -7,7 +7,10 @@
 #include "proto/exec.grpc.pb.h"
 #include "services/common/grant_verifier.h"
 
-namespace cloister::services {
+namespace cloister::exec {
+
+using services::Authorized;
+using services::GrantVerifier;
 
 // The logic layer: takes only Authorized<> requests.
 class ExecCore {
@@ -35,4 +38,4 @@ class ExecService final : public api::Exec::Service {
   int security_level_;
 };
 
-}  // namespace cloister::services
+}  // namespace cloister::exec

@@ -11,6 +11,6 @@ int main(int argc, char** argv) {
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
   cloister::services::GrantVerifier verifier(enclave, {"gateway"}, audit);
-  cloister::services::ExecService service(&verifier, enclave->security_level());
+  cloister::exec::ExecService service(&verifier, enclave->security_level());
   return runner.Serve({&service});
 }
