@@ -3,7 +3,7 @@
 // result size against the memory left; linear string and utf8 functions are
 // charged per byte; string.dump is removed. The string metatable is locked
 // (CVE-2022-24735) and the global `string` is a read-only proxy
-// (DESIGN.md §6).
+// (docs/design.md §6).
 #include <cstring>
 
 #include "functions/lua/sys/lua_context.h"

@@ -2,7 +2,7 @@
 // move, concat and unpack are re-implemented with a charge per element
 // moved, because a user __len may return 2^50 and the C loops never reach
 // the count hook; table.sort keeps the original quicksort with a charged
-// comparator (DESIGN.md §6).
+// comparator (docs/design.md §6).
 #include "functions/lua/sys/lua_context.h"
 
 namespace cloister::functions::lua::sys {
