@@ -26,9 +26,17 @@ class SandboxTest : public ::testing::TestWithParam<bool> {
     return o;
   }
   RunResult Run(std::string_view src, Inputs in = {}) { return RunLua(src, Opts(), std::move(in)); }
+  // Limits for tests about memory, not time: a generous wall limit so a
+  // loaded machine (or a sanitizer build) cannot turn the memory verdict
+  // into TIME_LIMIT_EXCEEDED.
+  static LuaLimits MemoryTestLimits() {
+    LuaLimits l = TestLimits();
+    l.wall_time_ms = 60'000;
+    return l;
+  }
   void ExpectReason(std::string_view src, std::string_view reason,
-                    std::string_view message_part = "") {
-    RunResult r = Run(src);
+                    std::string_view message_part = "", LuaLimits limits = TestLimits()) {
+    RunResult r = RunLua(src, Opts(limits), {});
     ASSERT_FALSE(r.status.ok()) << "ran to completion: " << src;
     EXPECT_EQ(r.reason(), reason) << r.status.ToString() << "\n  for: " << src;
     if (!message_part.empty()) {
@@ -167,20 +175,26 @@ TEST_P(SandboxTest, CFunctionLoopsAreCharged) {
 
 TEST_P(SandboxTest, MemoryBombs) {
   ExpectReason("local s = string.rep('x', 1e9)", "MEMORY_LIMIT_EXCEEDED",
-               "memory limit exceeded");
-  ExpectReason("local s = string.rep('x', 1e6, string.rep('y', 1e3))", "MEMORY_LIMIT_EXCEEDED");
-  ExpectReason("local t = {} for i = 1, 1e8 do t[i] = i end", "MEMORY_LIMIT_EXCEEDED");
-  ExpectReason("local t = {} for i = 1, 1e8 do t[#t + 1] = {i} end", "MEMORY_LIMIT_EXCEEDED");
-  ExpectReason("local s = 'x' while true do s = s .. s end", "MEMORY_LIMIT_EXCEEDED");
+               "memory limit exceeded", MemoryTestLimits());
+  ExpectReason("local s = string.rep('x', 1e6, string.rep('y', 1e3))", "MEMORY_LIMIT_EXCEEDED", "",
+               MemoryTestLimits());
+  ExpectReason("local t = {} for i = 1, 1e8 do t[i] = i end", "MEMORY_LIMIT_EXCEEDED", "",
+               MemoryTestLimits());
+  ExpectReason("local t = {} for i = 1, 1e8 do t[#t + 1] = {i} end", "MEMORY_LIMIT_EXCEEDED", "",
+               MemoryTestLimits());
+  ExpectReason("local s = 'x' while true do s = s .. s end", "MEMORY_LIMIT_EXCEEDED", "",
+               MemoryTestLimits());
   ExpectReason("local parts = {} for i = 1, 1e8 do parts[i] = tostring(i) .. 'abcdefgh' end",
-               "MEMORY_LIMIT_EXCEEDED");
+               "MEMORY_LIMIT_EXCEEDED", "",
+               MemoryTestLimits());
 }
 
 TEST_P(SandboxTest, GarbageDoesNotCountAsLeak) {
   // 100 MB allocated in total, never more than ~1 MB live: must pass.
-  RunResult r = Run(
+  RunResult r = RunLua(
       "for i = 1, 100 do local s = string.rep('x', 1e6) end\n"
-      "cloister.output('out', 'ok')");
+      "cloister.output('out', 'ok')",
+      Opts(MemoryTestLimits()), {});
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_LT(r.report.usage.peak_memory_bytes, 16ull << 20);
 }
