@@ -11,15 +11,17 @@ namespace {
 // Adapts the platform session to the QuoteProvider interface.
 class PlatformQuoteProvider : public QuoteProvider {
  public:
-  explicit PlatformQuoteProvider(std::shared_ptr<PlatformClient> client)
-      : client_(std::move(client)) {}
+  PlatformQuoteProvider(std::shared_ptr<PlatformClient> client, std::string config_text)
+      : client_(std::move(client)), config_text_(std::move(config_text)) {}
   Result<Quote> GetQuote(ByteView report_data, ByteView nonce) override {
     return client_->GetQuote(report_data, nonce);
   }
   Result<LaunchLog> ReadLaunchLog() override { return client_->ReadLog(); }
+  std::string ConfigText() override { return config_text_; }
 
  private:
   std::shared_ptr<PlatformClient> client_;
+  std::string config_text_;
 };
 
 }  // namespace
@@ -43,9 +45,10 @@ Result<SecretBytes> LoadClusterSecret(const std::string& path) {
 }  // namespace
 
 Enclave::Enclave(Key, EnclaveOptions options, std::shared_ptr<const TrustConfig> trust,
-                 std::shared_ptr<PlatformClient> platform, IdentityResponse identity)
+                 std::shared_ptr<PlatformClient> platform, IdentityResponse identity,
+                 EnclaveConfig config)
     : options_(std::move(options)), trust_(std::move(trust)), platform_(std::move(platform)),
-      identity_(std::move(identity)) {}
+      identity_(std::move(identity)), config_(std::move(config)) {}
 
 Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
   auto trust_r = TrustConfig::Load(options.trust_path);
@@ -87,6 +90,29 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
                                     std::to_string(min),
                                 kEnclaveSvnTooLow);
   }
+  // The configuration this process runs with: its own settings plus what
+  // every enclave's configuration holds (role, cluster, trust).
+  EnclaveConfig config = options.config;
+  config.Merge(BaseConfig(*trust, options.role));
+  const crypto::Digest config_id = config.Id();
+  if (!options.skip_self_check_for_testing) {
+    // Our peers judge us by the platform's manifest (its signer is in our
+    // quotes); verifying them with a manifest of other auditors would let
+    // an operator hand a genuine binary a trust of their own.
+    if (!ConstantTimeEqual(AsBytes(id.signer()), trust->auditors.SignerId()))
+      return FailedPrecondition("trust.toml names other auditors than the ones the platform's "
+                                "manifest is signed by",
+                                kEnclaveIdentityMismatch);
+    // A genuine binary started with flags, a database, peers or a cluster
+    // the auditors did not sign refuses to run at all (its peers would
+    // refuse it too: the platform quotes the id declared below).
+    if (auto st = trust->manifest.CheckConfig(*entry, config_id, config.Text()); !st.ok())
+      return FailedPrecondition("this enclave's configuration is not signed: " +
+                                    st.error().message() +
+                                    " (after changing the cluster's settings, re-sign the "
+                                    "manifest: `cloister cluster manifest`)",
+                                kConfigNotInManifest);
+  }
   // The platform must chain to the root we trust, or our own quotes would
   // be refused by every peer: fail early with a clear message.
   auto platform_root = crypto::Certificate::FromDer(AsBytes(id.attestation_root_der()));
@@ -97,13 +123,18 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
 
   crypto::Digest self{};
   std::copy_n(id.measurement().begin(), std::min<size_t>(32, id.measurement().size()), self.begin());
+  auto declared = client->SetConfig(config_id);
+  if (!declared.ok() && !options.skip_self_check_for_testing)
+    return declared.error().WithContext("declare configuration to the platform");
   auto ext = client->Extend("enclave.start", self, "start of " + options.role);
   // The platform lets only manifest binaries extend the log; a test binary
   // deliberately outside the manifest carries on so its peers can refuse it.
   if (!ext.ok() && !options.skip_self_check_for_testing)
     return ext.error().WithContext("extend launch log");
 
-  auto enclave = std::make_unique<Enclave>(Key(), options, trust, client, std::move(id));
+  const std::string config_text = config.Text();
+  auto enclave =
+      std::make_unique<Enclave>(Key(), options, trust, client, std::move(id), std::move(config));
   if (trust->security_level >= 2) {
     RaTlsOptions ro = options.ratls;
     if (ro.common_name == "cloister-enclave") ro.common_name = options.role;
@@ -112,7 +143,7 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
       ro.cert_validity_s = std::min<int64_t>(ro.cert_validity_s, 600);
       ro.refresh_period_s = std::min<int64_t>(ro.refresh_period_s == 0 ? 60 : ro.refresh_period_s, 60);
     }
-    auto provider = std::make_shared<PlatformQuoteProvider>(client);
+    auto provider = std::make_shared<PlatformQuoteProvider>(client, config_text);
     CLOISTER_ASSIGN_OR_RETURN(enclave->ratls_, RaTlsCredentials::Create(provider, trust, ro));
   } else {
     LOG_WARN("SECURITY LEVEL 1: no attestation, plaintext gRPC on loopback only",
@@ -124,6 +155,7 @@ Result<std::unique_ptr<Enclave>> Enclave::Start(EnclaveOptions options) {
   }
   LOG_INFO("enclave started", {{"role", options.role},
                                {"measurement", HexEncode(AsBytes(enclave->identity_.measurement())).substr(0, 16)},
+                               {"config", HexEncode(config_id).substr(0, 16)},
                                {"level", trust->security_level}});
   return enclave;
 }

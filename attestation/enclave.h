@@ -7,8 +7,13 @@
 //      connect, re-inspected on every quote and key request) and checks the
 //      platform measured it as the role it claims to be, at an svn not below
 //      the manifest's minimum for that role (ENCLAVE_SVN_TOO_LOW),
-//   4. records "enclave.start" in its session's measured-launch log (a
-//      session may extend only until its first quote),
+//   4. checks that its configuration (its flags, cluster and trust, as the
+//      canonical text of enclave_config.h) is one the manifest signs for
+//      its role (CONFIG_NOT_IN_MANIFEST) and that trust.toml's auditors
+//      are the ones the platform's manifest is signed by, then declares
+//      the config id to the platform, which puts it in every quote, and
+//      records "enclave.start" in its session's measured-launch log (a
+//      session may extend and declare only until its first quote),
 //   5. makes its RA-TLS credentials (level ≥ 2; level 1 is plaintext on
 //      loopback only, with a loud warning),
 //   6. at level 1 only, loads the per-cluster secret (`cluster_secret_path`,
@@ -24,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "attestation/enclave_config.h"
 #include "attestation/platform/platform_client.h"
 #include "attestation/ratls_credentials.h"
 #include "attestation/trust.h"
@@ -40,6 +46,9 @@ struct EnclaveOptions {
   std::string role;        // this binary's manifest name
   std::string trust_path;  // trust.toml
   RaTlsOptions ratls;
+  // The enclave's own settings (ServiceRunner: every security-relevant
+  // flag). Start adds BaseConfig(trust, role), which wins on a clash.
+  EnclaveConfig config;
   // Level 1: the cluster secret file (see above). Ignored from level 2,
   // where grants are signed by the attested gateway key instead.
   std::string cluster_secret_path;
@@ -59,6 +68,8 @@ class Enclave {
   const std::string& role() const { return options_.role; }
   PlatformClient& platform() { return *platform_; }
   const IdentityResponse& identity() const { return identity_; }
+  // The configuration whose id every quote of this enclave carries.
+  const EnclaveConfig& config() const { return config_; }
   // Null at security level 1.
   RaTlsCredentials* ratls() { return ratls_.get(); }
   // Level 1 only, and only if a secret file was given; null otherwise.
@@ -78,13 +89,15 @@ class Enclave {
     explicit Key() = default;
   };
   Enclave(Key, EnclaveOptions options, std::shared_ptr<const TrustConfig> trust,
-          std::shared_ptr<PlatformClient> platform, IdentityResponse identity);
+          std::shared_ptr<PlatformClient> platform, IdentityResponse identity,
+          EnclaveConfig config);
 
  private:
   EnclaveOptions options_;
   std::shared_ptr<const TrustConfig> trust_;
   std::shared_ptr<PlatformClient> platform_;
   IdentityResponse identity_;
+  EnclaveConfig config_;
   std::shared_ptr<RaTlsCredentials> ratls_;
   std::optional<SecretBytes> cluster_secret_;
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "attestation/enclave_config.h"
 #include "attestation/sys/loader_list.h"
 
 namespace cloister::attestation {
@@ -75,6 +76,17 @@ Result<Manifest> Manifest::Verify(ByteView signed_manifest, const AuditorSet& au
     if (l.digest().size() != crypto::kSha256Size || l.path().size() > 4096)
       return InvalidArgument("manifest library reference malformed", kManifestMalformed);
   }
+  for (const auto& c : m.body_.configs()) {
+    // What the auditors read must be what the id covers.
+    if (c.role().empty() || c.role().size() > 128 || c.text().size() > kMaxConfigTextBytes ||
+        c.config_id().size() != crypto::kSha256Size ||
+        !ConstantTimeEqual(AsBytes(c.config_id()), ConfigIdOfText(c.text())))
+      return InvalidArgument("manifest config reference malformed (its id is not the digest of "
+                             "its text)",
+                             kManifestMalformed);
+  }
+  if (m.body_.cluster_id().size() > 128)
+    return InvalidArgument("manifest cluster_id longer than 128 bytes", kManifestMalformed);
   m.signer_ = crypto::DigestBytes(auditors.SignerId());
   m.digest_ = crypto::Sha256(signed_manifest);
   return m;
@@ -91,6 +103,45 @@ std::vector<const ManifestEntry*> Manifest::FindByName(std::string_view name) co
   for (const auto& e : body_.entries())
     if (e.name() == name) out.push_back(&e);
   return out;
+}
+
+std::vector<const ConfigReference*> Manifest::ConfigsFor(std::string_view role) const {
+  std::vector<const ConfigReference*> out;
+  for (const auto& c : body_.configs())
+    if (c.role() == role) out.push_back(&c);
+  return out;
+}
+
+Status Manifest::CheckConfig(const ManifestEntry& entry, ByteView config_id,
+                             std::string_view config_text) const {
+  if (entry.any_config()) return OkStatus();
+  const auto pinned = ConfigsFor(entry.name());
+  for (const ConfigReference* c : pinned)
+    if (config_id.size() == crypto::kSha256Size && ConstantTimeEqual(AsBytes(c->config_id()), config_id))
+      return OkStatus();
+  std::string msg = "enclave '" + entry.name() + "' runs a configuration (id " +
+                    (config_id.empty() ? std::string("none") : HexEncode(config_id).substr(0, 16)) +
+                    ") that the signed manifest does not list for that role";
+  if (pinned.empty()) msg += " (it lists none)";
+  // Name what differs from the nearest signed configuration, when the
+  // enclave's text is at hand and is really the one its id covers.
+  auto mine = EnclaveConfig::Parse(config_text);
+  if (!config_text.empty() && mine.ok() && config_id.size() == crypto::kSha256Size &&
+      ConstantTimeEqual(ConfigIdOfText(config_text), config_id) && !pinned.empty()) {
+    std::vector<std::string> best;
+    bool have = false;
+    for (const ConfigReference* c : pinned) {
+      auto theirs = EnclaveConfig::Parse(c->text());
+      if (!theirs.ok()) continue;
+      auto d = DifferingKeys(*mine, *theirs);
+      if (!have || d.size() < best.size()) best = std::move(d), have = true;
+    }
+    if (have && !best.empty()) {
+      msg += "; differs in:";
+      for (const auto& k : best) msg += " " + k;
+    }
+  }
+  return PermissionDenied(msg, kConfigNotInManifest);
 }
 
 uint32_t Manifest::MinSvn(std::string_view name) const {

@@ -59,6 +59,15 @@ class Manifest {
   // Whether a file with this content hash may be mapped executable into an
   // enclave (body().libraries()).
   bool IsLibraryReference(ByteView file_digest) const;
+  // The configurations the auditors sign for `role`.
+  std::vector<const ConfigReference*> ConfigsFor(std::string_view role) const;
+  // OK if `entry` accepts any configuration or `config_id` is one the
+  // manifest lists for entry.name(); PermissionDenied
+  // [CONFIG_NOT_IN_MANIFEST] otherwise, naming the keys that differ from
+  // the nearest signed config when `config_text` (the enclave's canonical
+  // text, e.g. from its certificate) hashes to `config_id`.
+  Status CheckConfig(const ManifestEntry& entry, ByteView config_id,
+                     std::string_view config_text = {}) const;
   // SHA-256 of the signed bytes, to show which manifest is in force.
   const crypto::Digest& digest() const { return digest_; }
 

@@ -3,6 +3,8 @@
 // verifier use an in-process fake signed by a test root.
 #pragma once
 
+#include <string>
+
 #include "common/bytes.h"
 #include "proto/attestation.pb.h"
 
@@ -14,6 +16,9 @@ class QuoteProvider {
   // report_data is exactly 64 bytes; nonce at most 64.
   virtual Result<Quote> GetQuote(ByteView report_data, ByteView nonce) = 0;
   virtual Result<LaunchLog> ReadLaunchLog() = 0;
+  // The canonical configuration text whose id the quotes carry ("" if the
+  // enclave declared none); embedded in RA-TLS certificates.
+  virtual std::string ConfigText() { return {}; }
 };
 
 }  // namespace cloister::attestation

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 
+#include "attestation/enclave_config.h"
 #include "attestation/launch_log.h"
 #include "common/crypto/hash.h"
 
@@ -146,7 +147,7 @@ Bytes MakeReportData(ByteView spki_der, ByteView extra32) {
 
 Result<VerifiedPeer> VerifyQuote(const Quote& quote, ByteView expected_binding,
                                  const LaunchLog* log, const VerifyPolicy& policy,
-                                 int64_t now_ms) {
+                                 int64_t now_ms, std::string_view config_text) {
   if (policy.attestation_root == nullptr || policy.manifest == nullptr)
     return FailedPrecondition("verify policy lacks a root or manifest");
 
@@ -206,6 +207,12 @@ Result<VerifiedPeer> VerifyQuote(const Quote& quote, ByteView expected_binding,
                                           " is below the manifest minimum " +
                                           std::to_string(role_min) + " for '" + entry->name() + "'");
 
+  // Check 3b: the configuration it runs with is one the auditors signed
+  // for its role (a genuine binary with other flags, database, peers,
+  // policy or cluster is not the enclave the manifest describes).
+  CLOISTER_RETURN_IF_ERROR(
+      policy.manifest->CheckConfig(*entry, AsBytes(body.config_id()), config_text));
+
   // Check 4: security level and debug.
   if (static_cast<int>(body.security_level()) < policy.min_security_level)
     return Refuse(reason::kLevelTooLow, "peer runs at security level " +
@@ -240,6 +247,7 @@ Result<VerifiedPeer> VerifyQuote(const Quote& quote, ByteView expected_binding,
   peer.debug = body.debug();
   peer.quote_timestamp_ms = body.timestamp_unix_ms();
   peer.platform_id = ToBytes(body.platform_id());
+  peer.config_id = ToBytes(body.config_id());
   return peer;
 }
 
@@ -267,10 +275,21 @@ Result<std::optional<LaunchLog>> ExtractLaunchLog(const crypto::Certificate& cer
   return std::optional<LaunchLog>(std::move(log));
 }
 
+Result<std::string> ExtractConfigText(const crypto::Certificate& cert) {
+  auto ext = cert.FindExtension(kConfigExtensionOid);
+  if (!ext.ok()) return Refuse(reason::kCertMalformed, ext.error().message());
+  if (!ext->has_value()) return std::string();
+  const Bytes& raw = **ext;
+  if (raw.size() > kMaxConfigTextBytes)
+    return Refuse(reason::kCertMalformed, "configuration extension is larger than 16 KiB");
+  return ToString(raw);
+}
+
 Result<VerifiedPeer> VerifyRaTlsCertificate(const crypto::Certificate& cert,
                                             const VerifyPolicy& policy, int64_t now_ms) {
   CLOISTER_ASSIGN_OR_RETURN(Quote quote, ExtractQuote(cert));
   CLOISTER_ASSIGN_OR_RETURN(std::optional<LaunchLog> log, ExtractLaunchLog(cert));
+  CLOISTER_ASSIGN_OR_RETURN(std::string config_text, ExtractConfigText(cert));
   // The certificate must be self-signed by the key it carries; otherwise a
   // relay could wrap someone else's key.
   if (!cert.VerifySignedBy(cert.public_key()).ok())
@@ -280,7 +299,8 @@ Result<VerifiedPeer> VerifyRaTlsCertificate(const crypto::Certificate& cert,
     return Refuse(reason::kQuoteStale, "RA-TLS certificate is outside its validity period");
   auto binding = crypto::Sha256(cert.public_key().SpkiDer());
   CLOISTER_ASSIGN_OR_RETURN(VerifiedPeer peer,
-                            VerifyQuote(quote, binding, log ? &*log : nullptr, policy, now_ms));
+                            VerifyQuote(quote, binding, log ? &*log : nullptr, policy, now_ms,
+                                        config_text));
   peer.public_key = cert.public_key();
   return peer;
 }

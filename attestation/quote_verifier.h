@@ -24,6 +24,10 @@ inline constexpr size_t kMaxLaunchLogBytes = 256 * 1024;
 // Private extensions of an RA-TLS certificate.
 inline constexpr const char* kQuoteExtensionOid = "1.3.6.1.4.1.59876.1.1";
 inline constexpr const char* kLaunchLogExtensionOid = "1.3.6.1.4.1.59876.1.2";
+// The enclave's canonical configuration text (enclave_config.h); its
+// digest is the quoted config_id, so it is informational: it lets a
+// refusal name the settings that differ.
+inline constexpr const char* kConfigExtensionOid = "1.3.6.1.4.1.59876.1.4";
 // Clock skew tolerated for quotes from the future.
 inline constexpr int64_t kMaxClockSkewMs = 30'000;
 
@@ -44,6 +48,7 @@ inline constexpr const char* kMeasurementUnknown = "MEASUREMENT_NOT_IN_MANIFEST"
 inline constexpr const char* kRoleNotAllowed = "ROLE_NOT_ALLOWED";                 // check 3
 inline constexpr const char* kSignerMismatch = "SIGNER_MISMATCH";                  // check 3
 inline constexpr const char* kSvnTooLow = "SVN_TOO_LOW";                           // check 3
+inline constexpr const char* kConfigNotInManifest = "CONFIG_NOT_IN_MANIFEST";      // check 3
 inline constexpr const char* kLevelTooLow = "SECURITY_LEVEL_TOO_LOW";              // check 4
 inline constexpr const char* kDebugNotAllowed = "DEBUG_ENCLAVE_NOT_ALLOWED";       // check 4
 inline constexpr const char* kQuoteStale = "QUOTE_STALE";                          // check 5
@@ -81,6 +86,7 @@ struct VerifiedPeer {
   bool debug = false;
   int64_t quote_timestamp_ms = 0;
   Bytes platform_id;
+  Bytes config_id;  // QuoteBody.config_id, checked against the manifest
   // The attested certificate's key (set by VerifyRaTlsCertificate), e.g. to
   // check a gateway grant signed by this peer.
   std::optional<crypto::PublicKey> public_key;
@@ -89,10 +95,14 @@ struct VerifiedPeer {
 // Verifies a quote on its own: checks 1 and 3–6, plus that report_data
 // starts with `expected_binding` (check 2; 32 bytes, normally SHA-256 of the
 // peer's SPKI). `log` may be null when the policy does not require it.
+// Check 3 includes the configuration: the quoted config id must be one the
+// manifest lists for the peer's role, unless its entry is any_config
+// (CONFIG_NOT_IN_MANIFEST; `config_text`, the peer's canonical text if
+// known, lets the message name what differs).
 // PermissionDenied with a reason from `reason::` on any failure.
 Result<VerifiedPeer> VerifyQuote(const Quote& quote, ByteView expected_binding,
                                  const LaunchLog* log, const VerifyPolicy& policy,
-                                 int64_t now_ms);
+                                 int64_t now_ms, std::string_view config_text = {});
 
 // Parses an RA-TLS certificate (OpenSSL ASN.1 parser, private extensions),
 // binds SHA-256(SPKI) to report_data and verifies the quote.
@@ -102,6 +112,8 @@ Result<VerifiedPeer> VerifyRaTlsCertificate(const crypto::Certificate& cert,
 // Parses (bounds-checked) the quote/log out of a certificate's extensions.
 Result<Quote> ExtractQuote(const crypto::Certificate& cert);
 Result<std::optional<LaunchLog>> ExtractLaunchLog(const crypto::Certificate& cert);
+// The configuration text extension ("" if absent), at most 16 KiB.
+Result<std::string> ExtractConfigText(const crypto::Certificate& cert);
 
 // Report data binding a certificate key: SHA-256(spki) ‖ extra (32 bytes).
 Bytes MakeReportData(ByteView spki_der, ByteView extra32);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "attestation/enclave_config.h"
 #include "attestation/ratls.h"
 #include "attestation/testing/fake_platform.h"
 
@@ -272,6 +273,91 @@ TEST_F(ManifestTest, SignerIdDependsOnAuditorSetAndThreshold) {
   AuditorSet c = a;
   std::reverse(c.keys.begin(), c.keys.end());
   EXPECT_EQ(a.SignerId(), c.SignerId());
+}
+
+
+// Check 3b (issue 9): the quoted config id must be one the manifest signs
+// for the peer's role; an entry marked any_config accepts any.
+class ConfigPinningTest : public QuoteVerifierTest {
+ protected:
+  // A manifest like the platform's whose "gateway" entry pins `pinned`.
+  Manifest PinnedManifest(const EnclaveConfig& pinned) {
+    ManifestBody body = platform_.manifest_body();
+    for (auto& e : *body.mutable_entries())
+      if (e.name() == "gateway") e.set_any_config(false);
+    auto* ref = body.add_configs();
+    ref->set_role("gateway");
+    const auto id = pinned.Id();
+    ref->set_config_id(id.data(), id.size());
+    ref->set_text(pinned.Text());
+    auto signed_body = SignManifest(body, platform_.auditor_keys());
+    EXPECT_TRUE(signed_body.ok());
+    auto m = Manifest::Verify(*signed_body, platform_.auditors());
+    EXPECT_TRUE(m.ok()) << m.error().ToString();
+    return *m;
+  }
+  static EnclaveConfig Config(const std::string& db) {
+    EnclaveConfig c;
+    EXPECT_TRUE(c.Set("role", "gateway").ok());
+    EXPECT_TRUE(c.Set("db", db).ok());
+    return c;
+  }
+  void QuoteConfig(const EnclaveConfig& c) {
+    const auto id = c.Id();
+    platform_.tweak_body = [id](QuoteBody& b) { b.set_config_id(id.data(), id.size()); };
+  }
+};
+
+TEST_F(ConfigPinningTest, SignedConfigAcceptedOtherRefusedByName) {
+  Manifest m = PinnedManifest(Config("sqlite:///good.db"));
+  VerifyPolicy p = Policy();
+  p.manifest = &m;
+  QuoteConfig(Config("sqlite:///good.db"));
+  auto ok = VerifyCert(p);
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_EQ(ok->config_id, crypto::DigestBytes(Config("sqlite:///good.db").Id()));
+
+  QuoteConfig(Config("sqlite:///attacker.db"));
+  ExpectRefused(VerifyCert(p), reason::kConfigNotInManifest);
+  // No config declared at all is refused too (a pinned role never
+  // accepts "unknown").
+  platform_.tweak_body = nullptr;
+  ExpectRefused(VerifyCert(p), reason::kConfigNotInManifest);
+}
+
+TEST_F(ConfigPinningTest, RefusalNamesTheDifferingSettingWhenTheTextIsKnown) {
+  Manifest m = PinnedManifest(Config("sqlite:///good.db"));
+  const EnclaveConfig rogue = Config("sqlite:///attacker.db");
+  auto id = rogue.Id();
+  auto st = m.CheckConfig(*m.FindByMeasurement(FakePlatform::MeasurementOf("gateway")),
+                          crypto::DigestBytes(id), rogue.Text());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("differs in: db"), std::string::npos) << st.error().message();
+  // A text that is not the one the id covers is not believed.
+  auto lie = m.CheckConfig(*m.FindByMeasurement(FakePlatform::MeasurementOf("gateway")),
+                           crypto::DigestBytes(id), Config("sqlite:///good.db").Text());
+  ASSERT_FALSE(lie.ok());
+  EXPECT_EQ(lie.error().message().find("differs in"), std::string::npos);
+}
+
+TEST_F(ConfigPinningTest, AnyConfigEntryAcceptsEveryConfig) {
+  // The fake platform's own manifest marks its entries any_config.
+  QuoteConfig(Config("sqlite:///whatever.db"));
+  EXPECT_TRUE(VerifyCert(Policy()).ok());
+}
+
+TEST_F(ConfigPinningTest, ManifestWhoseConfigTextDoesNotMatchItsIdIsMalformed) {
+  ManifestBody body = platform_.manifest_body();
+  auto* ref = body.add_configs();
+  ref->set_role("gateway");
+  const auto id = Config("a").Id();
+  ref->set_config_id(id.data(), id.size());
+  ref->set_text(Config("b").Text());  // auditors would read something else
+  auto signed_body = SignManifest(body, platform_.auditor_keys());
+  ASSERT_TRUE(signed_body.ok());
+  auto m = Manifest::Verify(*signed_body, platform_.auditors());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().reason(), kManifestMalformed);
 }
 
 }  // namespace

@@ -30,6 +30,8 @@ Result<crypto::Certificate> IssueRaTlsCertificate(QuoteProvider& provider,
   o.dns_names = {std::string(common_name)};
   o.extensions.push_back({kQuoteExtensionOid, false, ToBytes(quote_bytes)});
   o.extensions.push_back({kLaunchLogExtensionOid, false, ToBytes(log_bytes)});
+  if (std::string config = provider.ConfigText(); !config.empty())
+    o.extensions.push_back({kConfigExtensionOid, false, ToBytes(config)});
   return crypto::Certificate::Create(o, key.public_key(), key, nullptr);
 }
 

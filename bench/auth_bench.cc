@@ -50,7 +50,7 @@ void Setup() {
   if (!core.ok()) std::abort();
   g_core = *std::move(core);
   if (!*g_core->BootstrapAdmin(kPassword)) std::abort();
-  Caller admin{"", "admin", true, ""};
+  Caller admin = services::MakeCallerForTesting({.user_id = "", .admin = true, .username = "admin"});
   for (int i = 0; i < 4; ++i) {
     api::CreateUserRequest r;
     r.set_username("bench" + std::to_string(i));

@@ -37,7 +37,7 @@ using keyvault_service::Caller;
 constexpr size_t kSmall = 64;       // "small message" for AES
 constexpr int kAesBatch = 1000;
 constexpr int kSignBatch = 32;
-const Caller kUser{.user_id = "u-bench"};
+const Caller kUser = services::MakeCallerForTesting({.user_id = "u-bench"});
 
 // ---- raw OpenSSL anchors ----
 

@@ -55,6 +55,9 @@ std::string Explain(const std::string& r) {
        "the program is in the manifest, but not in the role expected at this endpoint"},
       {reason::kSignerMismatch, "the enclave was signed by a different auditor set"},
       {reason::kSvnTooLow, "the enclave's security version is older than allowed"},
+      {reason::kConfigNotInManifest,
+       "the enclave runs with a configuration (flags, database, peers, policy or cluster) "
+       "that the auditors did not sign for its role"},
       {reason::kLevelTooLow, "the node runs below the cluster's minimum security level"},
       {reason::kDebugNotAllowed, "the enclave runs in debug mode, which this cluster refuses"},
       {reason::kQuoteStale, "the quote is too old (certificate not refreshed, or replayed)"},
@@ -119,7 +122,8 @@ void RunAttest(const AttestFlags& f, const Globals& g) {
                     {"debug", body.debug()},
                     {"timestamp_unix_ms", body.timestamp_unix_ms()},
                     {"platform_id", HexEncode(AsBytes(body.platform_id()))},
-                    {"launch_digest", HexEncode(AsBytes(body.launch_digest()))}};
+                    {"launch_digest", HexEncode(AsBytes(body.launch_digest()))},
+                    {"config_id", HexEncode(AsBytes(body.config_id()))}};
     }
     auto peer = attestation::VerifyRaTlsCertificate(
         *cert, attestation::VerifyPolicy::FromTrust(*trust, roles), attestation::NowUnixMs());
@@ -161,7 +165,8 @@ void RunAttest(const AttestFlags& f, const Globals& g) {
                 << "debug:         " << (q["debug"].get<bool>() ? "YES" : "no") << "\n"
                 << "quoted at:     "
                 << FormatUnix(q["timestamp_unix_ms"].get<int64_t>() / 1000) << "\n"
-                << "platform id:   " << q["platform_id"].get<std::string>() << "\n";
+                << "platform id:   " << q["platform_id"].get<std::string>() << "\n"
+                << "config id:     " << q["config_id"].get<std::string>() << "\n";
     }
     if (j.contains("certificate"))
       std::cout << "cert expires:  "

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attestation/enclave_config.h"
 #include "attestation/manifest.h"
 #include "attestation/platform/platform_client.h"
 #include "attestation/platform/platform_state.h"
@@ -24,6 +25,7 @@
 #include "cli/command_registry.h"
 #include "cli/output.h"
 #include "cli/release_svn.h"
+#include "cli/service_config.h"
 #include "cli/service_process.h"
 #include "cli/session.h"
 #include "common/crypto/keys.h"
@@ -115,14 +117,22 @@ struct ManifestOutcome {
   std::vector<std::string> missing;
 };
 
-// Measures every service binary found next to `cloister` and signs the list
-// with the dev auditor keys.
-Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
+std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
+                                 const ClusterPaths& p);
+
+// Measures every service binary found next to `cloister`, asks each for
+// the configuration it will run with in this cluster (cli/service_config.h),
+// and signs both with the dev auditor keys. Needs trust.toml, the policy
+// and cluster.toml in place: the services read them to compute their
+// configuration.
+Result<ManifestOutcome> WriteManifest(const ClusterPaths& p, const ClusterConfig& cfg) {
   attestation::ManifestBody body;
   body.set_version(attestation::kManifestVersion);
   body.set_created_unix(::time(nullptr));
+  body.set_cluster_id(cfg.cluster_id);
   ManifestOutcome out;
   std::vector<std::string> bins;  // their shared libraries become reference values
+  std::vector<const ServiceSpec*> measured;
   for (const auto& spec : topology::Topology()) {
     const std::string svc(spec.name);
     std::string bin = BinaryPath(spec);
@@ -131,6 +141,7 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
       continue;
     }
     bins.push_back(bin);
+    measured.push_back(&spec);
     CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
                               attestation::MakeManifestEntry(svc, bin, spec.product_id,
                                                              ReleaseSvn()));
@@ -142,6 +153,24 @@ Result<ManifestOutcome> WriteManifest(const ClusterPaths& p) {
   }
   CLOISTER_RETURN_IF_ERROR(attestation::AddLibraryReferences(body, bins));
   CLOISTER_ASSIGN_OR_RETURN(auto keys, LoadAuditorKeys(p));
+  // Two passes: the services load trust.toml (and so this manifest) to
+  // compute their configuration, which depends on the cluster id and the
+  // auditors but not on the list of configurations itself.
+  CLOISTER_ASSIGN_OR_RETURN(Bytes first, attestation::SignManifest(body, keys));
+  CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.manifest, first, 0644));
+  for (size_t i = 0; i < measured.size(); ++i) {
+    const ServiceSpec& spec = *measured[i];
+    if (spec.is_platform()) continue;  // the platform is not an enclave
+    if (cfg.Address(std::string(spec.name)).empty()) continue;  // no port yet: `cluster up`
+    CLOISTER_ASSIGN_OR_RETURN(ServiceConfigText c,
+                              AskServiceConfig(ArgvFor(spec, cfg, p), p.run));
+    auto* ref = body.add_configs();
+    ref->set_role(std::string(spec.name));
+    ref->set_config_id(c.config_id.data(), c.config_id.size());
+    ref->set_text(c.text);
+    for (auto& e : out.entries)
+      if (e["name"] == spec.name) e["config_id"] = HexEncode(c.config_id);
+  }
   CLOISTER_ASSIGN_OR_RETURN(Bytes signed_manifest, attestation::SignManifest(body, keys));
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.manifest, signed_manifest, 0644));
   return out;
@@ -196,7 +225,14 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
   if (auto missing = MissingBinaries(); !missing.empty())
     FailMissingBinaries(f.refresh_manifest ? "cluster manifest" : "cluster init", missing);
   if (f.refresh_manifest) {
-    auto m = WriteManifest(p);
+    auto cfg = ClusterConfig::Load(p.cluster_toml);
+    if (!cfg.ok()) FailError("cluster manifest", cfg.error());
+    if (cfg->cluster_id.empty()) {
+      // A cluster made before cluster ids: give it one now.
+      cfg->cluster_id = HexEncode(crypto::RandomBytes(16));
+      if (auto st = cfg->Save(p.cluster_toml); !st.ok()) FailError("cluster manifest", st.error());
+    }
+    auto m = WriteManifest(p, *cfg);
     if (!m.ok()) FailError("cluster init", m.error());
     if (g.json) {
       PrintJson({{"manifest", p.manifest}, {"entries", m->entries}, {"missing", m->missing}});
@@ -242,15 +278,13 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
     check(WriteFileAtomic(base + ".pub", k->public_key().Pem(), 0644));
     check(WriteFileAtomic(base + ".key", k->Pem().view(), 0600));
   }
-  auto manifest = WriteManifest(p);
-  if (!manifest.ok()) FailError("cluster init", manifest.error());
   check(WriteTrust(p, f.security_level));
-
   auto policy_text = PolicyText(f.policy);
   if (!policy_text.ok()) FailError("cluster init", policy_text.error());
   check(WriteFileAtomic(p.policy, *policy_text, 0644));
 
   ClusterConfig cfg;
+  cfg.cluster_id = HexEncode(crypto::RandomBytes(16));
   cfg.security_level = f.security_level;
   auto port = [&](int preferred) {
     auto r = PickPort("127.0.0.1", preferred);
@@ -261,6 +295,10 @@ void RunInit(const ClusterFlags& f, const Globals& g) {
   for (const auto& s : topology::Topology())
     if (!s.is_platform() && !s.is_public()) cfg.listen[std::string(s.name)] = port(s.default_port);
   check(cfg.Save(p.cluster_toml));
+
+  // Last: the services compute their configuration from the files above.
+  auto manifest = WriteManifest(p, cfg);
+  if (!manifest.ok()) FailError("cluster init", manifest.error());
 
   // The admin password reaches cloister-auth through a 0600 file at the
   // first `cluster up`, which deletes it once auth has started.
@@ -394,6 +432,11 @@ std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
   if (c.security_level < 2) argv.insert(argv.end(), {"--cluster-secret", ClusterSecretPath(p)});
   if (!s.storage.empty())
     argv.insert(argv.end(), {"--db", "sqlite://" + p.DataDir(svc) + "/" + std::string(s.storage)});
+  // Every service but auth itself checks auth proofs with auth's keys (the
+  // gateway reaches auth as one of its backends below).
+  if (svc != "auth" && !s.is_public()) argv.insert(argv.end(), {"--auth-addr", c.Address("auth")});
+  if (svc == "auth")
+    argv.insert(argv.end(), {"--token-lifetime", std::to_string(c.auth_token_lifetime_s)});
   if (svc == "auth" && FileExists(p.admin_password))
     argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
   if (s.is_public()) {
@@ -420,9 +463,10 @@ std::string LogTail(const std::string& path, size_t lines) {
   return text->substr(pos == 0 ? 0 : pos + 1);
 }
 
-// Refuses to start binaries whose measurement is not the signed one: they
-// would be refused by their peers with a much less obvious error.
-void CheckManifestCurrent(const ClusterPaths& p) {
+// Refuses to start binaries whose measurement is not the signed one, or
+// whose configuration in this cluster is not: they would refuse to start
+// (or be refused by their peers) with a much less obvious error.
+void CheckManifestCurrent(const ClusterPaths& p, const ClusterConfig& cfg) {
   auto trust = attestation::TrustConfig::Load(p.trust);
   if (!trust.ok()) FailError("cluster up", trust.error());
   if (auto missing = MissingBinaries(); !missing.empty()) FailMissingBinaries("cluster up", missing);
@@ -434,6 +478,13 @@ void CheckManifestCurrent(const ClusterPaths& p) {
     if (entry == nullptr || entry->name() != spec.name)
       Fail("cluster up", bin + " is not the binary the manifest was signed for (rebuilt?); run "
                                "`cloister cluster manifest`, then `cloister cluster up`");
+    if (spec.is_platform()) continue;
+    auto c = AskServiceConfig(ArgvFor(spec, cfg, p), p.run);
+    if (!c.ok()) FailError("cluster up", c.error());
+    if (auto st = trust->manifest.CheckConfig(*entry, c->config_id, c->text); !st.ok())
+      Fail("cluster up", st.error().message() +
+                             ". The cluster's settings changed since the manifest was signed; "
+                             "re-sign with `cloister cluster manifest`, then `cloister cluster up`");
   }
 }
 
@@ -479,8 +530,8 @@ void RunUp(const Globals& g) {
   const ClusterPaths p = ClusterPaths::For(g.home);
   auto cfg = ClusterConfig::Load(p.cluster_toml);
   if (!cfg.ok()) FailError("cluster up", cfg.error());
-  CheckManifestCurrent(p);
-  // A service added to the topology after `cluster init` gets a port now.
+  // A service added to the topology after `cluster init` gets a port now
+  // (its configuration must then be signed: `cloister cluster manifest`).
   bool added = false;
   for (const auto& s : topology::Topology()) {
     if (s.is_platform() || !cfg->Address(std::string(s.name)).empty()) continue;
@@ -493,6 +544,7 @@ void RunUp(const Globals& g) {
     Status s = cfg->Save(p.cluster_toml);
     if (!s.ok()) FailError("cluster up", s.error());
   }
+  CheckManifestCurrent(p, *cfg);
   for (const auto& d : {p.run, p.logs, p.data}) {
     Status s = MakeDirs(d, 0700);
     if (!s.ok()) FailError("cluster up", s.error());

@@ -44,11 +44,14 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
   CLOISTER_ASSIGN_OR_RETURN(int64_t level, cfg.GetInt("cluster.security_level", 2, 1, 5));
   c.security_level = static_cast<int>(level);
   CLOISTER_ASSIGN_OR_RETURN(c.log_level, cfg.GetString("cluster.log_level", "info"));
+  CLOISTER_ASSIGN_OR_RETURN(c.cluster_id, cfg.GetString("cluster.id", ""));
   CLOISTER_ASSIGN_OR_RETURN(c.audit_sync, cfg.GetString("cluster.audit_sync", "always"));
   if (c.audit_sync != "always" && c.audit_sync != "interval")
     return InvalidArgument(path + ": key 'cluster.audit_sync': must be \"always\" or \"interval\"",
                            "CONFIG_INVALID");
   CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
+  CLOISTER_ASSIGN_OR_RETURN(c.auth_token_lifetime_s,
+                            cfg.GetInt("auth.token_lifetime_s", 900, 30, 24 * 3600));
   for (const auto& s : topology::Topology()) {
     if (s.is_platform() || s.is_public()) continue;
     const std::string name(s.name);
@@ -68,7 +71,10 @@ Status ClusterConfig::Save(const std::string& path) const {
   std::string t;
   t += "# Cloister single-node cluster (written by `cloister cluster init`).\n";
   t += "# Internal ports are fixed so a restarted service is found again.\n";
-  t += "[cluster]\nsecurity_level = " + std::to_string(security_level) + "\n";
+  t += "[cluster]\n";
+  t += "# This cluster instance: part of every enclave's signed configuration.\n";
+  t += "id = \"" + cluster_id + "\"\n";
+  t += "security_level = " + std::to_string(security_level) + "\n";
   t += "log_level = \"" + log_level + "\"\n";
   t += "# always: fsync each audit entry before answering; interval: fsync every\n";
   t += "# 10 ms (faster; survives a killed process, may lose 10 ms on power loss)\n";
@@ -78,7 +84,11 @@ Status ClusterConfig::Save(const std::string& path) const {
   for (const auto& s : topology::Topology()) {
     auto it = listen.find(std::string(s.name));
     if (it == listen.end()) continue;
-    t += "[" + it->first + "]\nlisten = \"" + it->second + "\"\n\n";
+    t += "[" + it->first + "]\nlisten = \"" + it->second + "\"\n";
+    if (it->first == "auth")
+      t += "# access token lifetime in seconds (30 .. 86400)\ntoken_lifetime_s = " +
+           std::to_string(auth_token_lifetime_s) + "\n";
+    t += "\n";
   }
   return WriteFileAtomic(path, t, 0644);
 }

@@ -43,11 +43,14 @@ struct ClusterPaths {
 // service of the topology (services/topology/topology.def): [<name>] listen,
 // and [gateway] public_listen for the one public endpoint.
 struct ClusterConfig {
+  std::string cluster_id;  // random, made at init; the manifest's cluster_id
   int security_level = 2;
   std::string gateway_public;  // host:port, the only public endpoint
   std::map<std::string, std::string> listen;  // internal service name → host:port
   std::string audit_sync = "always";  // "always" | "interval" (see AuditSyncPolicy)
   std::string log_level = "info";
+  // [auth] token_lifetime_s: access token lifetime (auth --token-lifetime).
+  int64_t auth_token_lifetime_s = 900;
 
   // Where service `name` listens ("" if this cluster has no address for it
   // yet, e.g. a service added to the topology after `cluster init`).

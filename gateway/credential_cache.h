@@ -1,46 +1,49 @@
 // CredentialCache: what the gateway knows to authenticate requests locally:
-// auth's token-signing public keys and the revocation list, both pulled
-// from cloister-auth (and updated at once when a Logout/DisableUser/…
-// passes through this gateway), plus a short-lived cache of verified API
-// keys (keyed by SHA-256 of the key; the key itself is never stored).
+// the IdentityVerifier (auth's token keys and revocations, kept current by
+// an AuthFollower, and updated at once when a Logout/DisableUser passes
+// through this gateway), plus a short-lived cache of verified API keys —
+// keyed by SHA-256 of the key (the key itself is never stored), holding
+// the auth proof auth returned for it, which is re-verified on every use.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 
-#include "gateway/request_context.h"
-#include "proto/internal.pb.h"
-#include "services/auth/token.h"
+#include "common/thread_annotations.h"
+#include "services/common/identity_verifier.h"
 
 namespace cloister::gateway {
 
+// An API key auth vouched for: the proof (a token auth signed) and until
+// when this gateway may reuse it without asking auth again.
+struct ApiKeyProof {
+  std::string proof;
+  std::string user_id;
+  int64_t until_unix = 0;
+};
+
 class CredentialCache {
  public:
-  void SetKeys(std::vector<crypto::PublicKey> keys);
-  bool has_keys() const;
-  void AddRevocation(const internal::Revocation& r);
-  void RevokeToken(const std::string& token_id);
+  services::IdentityVerifier& identity() { return identity_; }
+  const services::IdentityVerifier& identity() const { return identity_; }
+  bool has_keys() const { return identity_.has_keys(); }
+  void RevokeToken(const std::string& token_id) { identity_.RevokeToken(token_id); }
   void RevokeUser(const std::string& user_id, int64_t before_unix);
 
-  // Unauthenticated with TOKEN_* reasons, TOKEN_REVOKED or USER_DISABLED;
-  // Unavailable [AUTH_UNAVAILABLE] before the keys were fetched.
-  Result<Principal> VerifyToken(std::string_view token, int64_t now_unix) const;
+  // Unauthenticated with TOKEN_* reasons or TOKEN_REVOKED; Unavailable
+  // [AUTH_UNAVAILABLE] before the keys were fetched.
+  Result<services::Caller> VerifyToken(std::string_view token, int64_t now_unix) const {
+    return identity_.Verify(token, now_unix);
+  }
 
-  std::optional<Principal> CachedApiKey(const std::string& key_hash, int64_t now_unix) const;
-  void CacheApiKey(const std::string& key_hash, Principal p, int64_t until_unix);
+  std::optional<ApiKeyProof> CachedApiKey(const std::string& key_hash, int64_t now_unix) const;
+  void CacheApiKey(const std::string& key_hash, ApiKeyProof p);
 
  private:
+  services::IdentityVerifier identity_;
   mutable std::mutex mu_;
-  std::optional<auth::TokenVerifier> verifier_;
-  std::map<std::string, int64_t> revoked_tokens_;      // token id → revoked at (ms)
-  std::map<std::string, int64_t> revoked_users_;       // user id → tokens before (unix s) are void
-  std::map<std::string, std::pair<Principal, int64_t>> api_keys_;
-  // Signature-verified token bodies by SHA-256(token): the Ed25519 check is
-  // the dominant per-call cost. Expiry and revocation are re-checked on
-  // every use; the cache is dropped when the keys change.
-  mutable std::map<std::string, internal::TokenBody> verified_;
+  std::map<std::string, ApiKeyProof> api_keys_ CLOISTER_GUARDED_BY(mu_);
 };
 
 }  // namespace cloister::gateway

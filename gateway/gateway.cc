@@ -77,13 +77,17 @@ Gateway::Gateway(Key, attestation::Enclave* enclave, services::AuditLog* audit,
   for (const auto& [name, channel] : opts_.backends)
     stubs_[name] = std::make_unique<grpc::GenericStub>(channel);
   auth_ = api::Auth::NewStub(opts_.backends.at("auth"));
-  poller_ = std::thread([this] { PollAuth(); });
+  // Auth's token keys (re-fetched every key_refresh_ms and replaced) and
+  // revocations; revocations made through this gateway apply at once
+  // (AfterSuccess).
+  follower_ = std::make_unique<services::AuthFollower>(
+      &cache_.identity(), services::RemoteAuthSource(enclave_, opts_.backends.at("auth")),
+      services::AuthFollowerOptions{.key_refresh_ms = opts_.key_refresh_ms,
+                                    .revocation_poll_ms = opts_.revocation_poll_ms});
+  follower_->Start();
 }
 
-Gateway::~Gateway() {
-  stop_ = true;
-  if (poller_.joinable()) poller_.join();
-}
+Gateway::~Gateway() = default;
 
 Reply Gateway::Handle(const grpc::ServerContextBase& ctx, const std::string& full_method,
                       const grpc::ByteBuffer& request) {
@@ -126,10 +130,12 @@ Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntr
                        const google::protobuf::Message& req, const RequestContext& rc) {
   internal::AccessGrant grant;
   grant.set_request_id(rc.request_id);
-  grant.set_principal(rc.principal.anonymous ? "anonymous" : rc.principal.user_id);
-  grant.set_username(rc.principal.username);
-  for (auto r : rc.principal.roles) grant.add_roles(r);
-  grant.set_token_id(rc.principal.token_id);
+  grant.set_principal(rc.principal.anonymous() ? "anonymous" : rc.principal.user_id());
+  grant.set_username(rc.principal.username());
+  for (auto r : rc.principal.roles()) grant.add_roles(r);
+  grant.set_token_id(rc.principal.token_id());
+  // The backend verifies who the user is itself, from auth's proof.
+  grant.set_auth_proof(rc.auth_proof);
   for (const auto& r : rc.resources) grant.add_resource_ids(r);
   grpc::ClientContext cctx;
   cctx.set_deadline(std::min(ctx.deadline(), std::chrono::system_clock::now() +
@@ -154,7 +160,7 @@ void Gateway::AfterSuccess(const grpc::ServerContextBase& ctx, const rpc::Method
     std::string h = AuthorizationOf(ctx);
     if (h.rfind("Bearer ", 0) == 0) {
       auto p = cache_.VerifyToken(h.substr(7), NowUnix());
-      if (p.ok()) cache_.RevokeToken(p->token_id);
+      if (p.ok()) cache_.RevokeToken(p->token_id());
     }
   } else if (m.name == "DisableUser") {
     const auto* dr = dynamic_cast<const api::DisableUserRequest*>(&req);
@@ -215,66 +221,7 @@ Reply Gateway::Health(const grpc::ServerContextBase& ctx, const google::protobuf
   return {grpc::Status::OK, FromBytes(resp.SerializeAsString())};
 }
 
-void Gateway::PollAuth() {
-  // Keys first (needed for any token), then revocations every period: a
-  // revocation made elsewhere reaches this gateway within one period; one
-  // made through it applies at once (AfterSuccess). The token keys are
-  // fetched again every key_refresh_ms and the set is REPLACED: a key auth
-  // added (rotation) is trusted from then on, one auth dropped is not.
-  const std::string auth_svc = std::string("/") + api::Auth::service_full_name() + "/";
-  std::vector<std::string> current_spkis;  // the key set in cache_, as auth listed it
-  auto last_keys = std::chrono::steady_clock::time_point::min();
-  while (!stop_) {
-    const auto now = std::chrono::steady_clock::now();
-    if (!cache_.has_keys() ||
-        now - last_keys >= std::chrono::milliseconds(opts_.key_refresh_ms)) {
-      internal::TokenKeysRequest req;
-      internal::TokenKeysResponse resp;
-      Status st = ServiceCall(req, &resp, auth_svc + "TokenKeys",
-                              [this](grpc::ClientContext* c, const auto& r, auto* o) {
-                                return auth_->TokenKeys(c, r, o);
-                              }, 2000);
-      if (st.ok()) {
-        last_keys = now;
-        std::vector<crypto::PublicKey> keys;
-        std::vector<std::string> spkis;
-        for (const auto& spki : resp.ed25519_spki()) {
-          auto k = crypto::PublicKey::FromSpkiDer(AsBytes(spki));
-          if (k.ok() && k->type() == crypto::KeyType::kEd25519) {
-            keys.push_back(*k);
-            spkis.push_back(spki);
-          }
-        }
-        // Only a changed set resets the cache of verified tokens.
-        if (!keys.empty() && spkis != current_spkis) {
-          cache_.SetKeys(std::move(keys));
-          LOG_INFO("token keys loaded from cloister-auth",
-                   {{"keys", static_cast<int64_t>(spkis.size())},
-                    {"first_load", current_spkis.empty()}});
-          current_spkis = std::move(spkis);
-        }
-      }
-    }
-    if (cache_.has_keys()) {
-      internal::RevocationsRequest req;
-      req.set_since_unix_ms(revocations_since_ms_);
-      internal::RevocationsResponse resp;
-      Status st = ServiceCall(req, &resp, auth_svc + "Revocations",
-                              [this](grpc::ClientContext* c, const auto& r, auto* o) {
-                                return auth_->Revocations(c, r, o);
-                              }, 2000);
-      if (st.ok()) {
-        for (const auto& r : resp.revocations()) cache_.AddRevocation(r);
-        // Overlap by a second so a revocation committed during the poll is not missed.
-        revocations_since_ms_ = std::max<int64_t>(0, resp.now_unix_ms() - 1000);
-      }
-    }
-    for (int i = 0; i < opts_.revocation_poll_ms / 50 && !stop_; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-Result<Principal> Gateway::LookupApiKey(const std::string& key) {
+Result<ApiKeyProof> Gateway::LookupApiKey(const std::string& key) {
   internal::VerifyApiKeyRequest req;
   req.set_api_key(key);
   internal::VerifyApiKeyResponse resp;
@@ -283,13 +230,11 @@ Result<Principal> Gateway::LookupApiKey(const std::string& key) {
       [this](grpc::ClientContext* c, const auto& r, auto* o) {
         return auth_->VerifyApiKey(c, r, o);
       }, 5000));
-  Principal p;
-  p.anonymous = false;
-  p.user_id = resp.user().user_id();
-  p.username = resp.user().username();
-  for (int r : resp.user().roles()) p.roles.push_back(static_cast<api::Role>(r));
   if (resp.user().disabled()) return Unauthenticated("user is disabled", "USER_DISABLED");
-  return p;
+  if (resp.proof().empty())
+    return Unavailable("cloister-auth returned no proof for the API key", "AUTH_UNAVAILABLE");
+  // Who the key's user is comes from verifying the proof, as for a token.
+  return ApiKeyProof{resp.proof(), resp.user().user_id(), resp.proof_expires_unix()};
 }
 
 }  // namespace cloister::gateway

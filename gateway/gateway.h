@@ -24,6 +24,7 @@
 #include "gateway/filters/rate_limit/rate_limit_filter.h"
 #include "proto/auth.grpc.pb.h"
 #include "proto/method_table.h"
+#include "services/common/auth_follower.h"
 #include "services/common/grant_verifier.h"
 
 namespace cloister::gateway {
@@ -89,8 +90,7 @@ class Gateway {
   Status ServiceCall(const Req& req, Resp* resp, std::string_view method, CallFn call,
                      int timeout_ms);
   Status BackendHealth(const std::string& backend, int timeout_ms);
-  void PollAuth();
-  Result<Principal> LookupApiKey(const std::string& key);
+  Result<ApiKeyProof> LookupApiKey(const std::string& key);
 
   attestation::Enclave* enclave_;
   services::AuditLog* audit_log_;
@@ -103,10 +103,7 @@ class Gateway {
   AuthorizeFilter authorize_;
   RateLimitFilter rate_limit_;
   AuditFilter audit_;
-
-  std::atomic<bool> stop_{false};
-  int64_t revocations_since_ms_ = 0;  // only the poller thread touches it
-  std::thread poller_;
+  std::unique_ptr<services::AuthFollower> follower_;  // last: stops first
 };
 
 }  // namespace cloister::gateway

@@ -9,6 +9,7 @@
 #include <map>
 #include <vector>
 
+#include "common/crypto/hash.h"
 #include "common/logging.h"
 #include "gateway/forwarder.h"
 #include "gateway/gateway.h"
@@ -52,6 +53,14 @@ int main(int argc, char** argv) {
                                     : gateway::Policy::Load(policy_path, gateway::PublicMethods());
   if (!policy.ok()) {
     std::cerr << "cloister-gateway: bad policy: " << policy.error().ToString() << std::endl;
+    return 2;
+  }
+  // The policy in force is part of the gateway's configuration (not the
+  // file's path): a gateway enforcing another policy is another enclave.
+  if (auto st = runner.SetConfigValue(
+          "policy", "sha256:" + HexEncode(crypto::Sha256(gateway::Policy::ToToml(*policy))));
+      !st.ok()) {
+    std::cerr << "cloister-gateway: " << st.ToString() << std::endl;
     return 2;
   }
   auto* enclave = runner.StartEnclave();

@@ -9,24 +9,9 @@
 #include <vector>
 
 #include "proto/cloister.pb.h"
+#include "services/common/caller.h"
 
 namespace cloister::gateway {
-
-// Who is calling, as established by the authenticate filter.
-struct Principal {
-  bool anonymous = true;
-  std::string user_id;
-  std::string username;
-  std::vector<api::Role> roles;
-  std::string token_id;  // empty for API keys and anonymous calls
-  std::string via;       // "token" | "api-key" | "anonymous"
-
-  bool HasRole(api::Role r) const {
-    for (auto x : roles)
-      if (x == r) return true;
-    return false;
-  }
-};
 
 struct RequestContext {
   std::string method;          // public method name, e.g. "Call"
@@ -35,8 +20,10 @@ struct RequestContext {
   const google::protobuf::Message* body = nullptr;  // the public request
   std::string request_id;
 
-  // Filled by filters.
-  Principal principal;
+  // Filled by filters: who is calling (the one caller type,
+  // services/common/caller.h) and the auth proof that establishes it.
+  services::Caller principal = services::Caller::Anonymous();
+  std::string auth_proof;
   std::vector<std::string> resources;  // identifiers the request touches (audited as HMACs)
 };
 

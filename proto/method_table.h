@@ -31,6 +31,9 @@ struct MethodEntry {
   std::vector<std::string> declared_roles; // as written in the proto (may be empty)
   std::string predicate;                   // "" or e.g. "self_or_admin"
   bool internal = false;                   // never forwarded by the gateway
+  // Internal only: enclave roles that may call it ("*": every service of
+  // the topology); empty: the gateway only.
+  std::vector<std::string> callers;
   const google::protobuf::Message& (*request)();   // default instance
   const google::protobuf::Message& (*response)();  // default instance
 

@@ -121,6 +121,13 @@ Result<LaunchLog> PlatformClient::Extend(std::string_view type, ByteView digest,
   return std::move(*resp.mutable_log());
 }
 
+Result<IdentityResponse> PlatformClient::SetConfig(ByteView config_id) {
+  PlatformRequest req;
+  req.mutable_set_config()->set_config_id(std::string(AsChars(config_id)));
+  CLOISTER_ASSIGN_OR_RETURN(PlatformResponse resp, Call(req, PlatformResponse::kIdentity));
+  return std::move(*resp.mutable_identity());
+}
+
 Result<LaunchLog> PlatformClient::ReadLog() {
   PlatformRequest req;
   req.mutable_read_log();

@@ -49,6 +49,8 @@ class PlatformClient {
   Result<LaunchLog> Extend(std::string_view type, ByteView digest, std::string_view description);
   Result<LaunchLog> ReadLog();
   Result<IdentityResponse> Identity();
+  // Declares this session's config id (32 bytes), once, before any quote.
+  Result<IdentityResponse> SetConfig(ByteView config_id);
   // The identity learned at Connect (no round trip).
   const IdentityResponse& cached_identity() const;
 

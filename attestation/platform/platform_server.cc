@@ -19,6 +19,7 @@ std::string_view OpName(const PlatformRequest& r) {
     case PlatformRequest::kExtend: return "extend";
     case PlatformRequest::kReadLog: return "read_log";
     case PlatformRequest::kIdentity: return "identity";
+    case PlatformRequest::kSetConfig: return "set_config";
     case PlatformRequest::KIND_NOT_SET: break;
   }
   return "unknown";

@@ -101,6 +101,7 @@ Result<Quote> PlatformService::MakeQuote(const CallerIdentity& caller, SessionLa
   body.set_enclave_name(caller.name);
   body.set_pid(static_cast<uint32_t>(caller.pid));
   body.set_code_digest(caller.code_digest.data(), caller.code_digest.size());
+  body.set_config_id(session.config_id);
 
   Quote quote;
   if (!body.SerializeToString(quote.mutable_body())) return Internal("cannot serialize quote body");
@@ -201,6 +202,23 @@ IdentityResponse PlatformService::Identity(const CallerIdentity& caller) const {
   return r;
 }
 
+Status PlatformService::SetConfig(const CallerIdentity& caller, SessionLaunchLog& session,
+                                  ByteView config_id) const {
+  if (!caller.in_manifest)
+    return PermissionDenied("only binaries in the signed manifest may declare a configuration",
+                            kPlatformUnknownEnclave);
+  if (config_id.size() != crypto::kSha256Size)
+    return BadRequest("config_id must be exactly 32 bytes, got " + std::to_string(config_id.size()));
+  // Like SGX's CONFIGID, fixed before the enclave first proves who it is:
+  // a quote's config id is the one the enclave started with.
+  if (session.sealed || !session.config_id.empty())
+    return FailedPrecondition("this session's configuration is fixed: it is declared once, "
+                              "before the first quote",
+                              kPlatformConfigFixed);
+  session.config_id = ToString(config_id);
+  return OkStatus();
+}
+
 PlatformResponse PlatformService::Handle(const CallerIdentity& caller, SessionLaunchLog& session,
                                          const PlatformRequest& request) {
   PlatformResponse resp;
@@ -225,6 +243,13 @@ PlatformResponse PlatformService::Handle(const CallerIdentity& caller, SessionLa
       auto log = Extend(caller, session, r.type(), AsBytes(r.data_digest()), r.description());
       if (!log.ok()) return ErrorResponse(log.error());
       *resp.mutable_log() = *std::move(log);
+      return resp;
+    }
+    case PlatformRequest::kSetConfig: {
+      if (auto st = SetConfig(caller, session, AsBytes(request.set_config().config_id())); !st.ok())
+        return ErrorResponse(st.error());
+      *resp.mutable_identity() = Identity(caller);
+      resp.mutable_identity()->set_config_id(session.config_id);
       return resp;
     }
     case PlatformRequest::kReadLog:

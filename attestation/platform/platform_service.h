@@ -26,6 +26,7 @@ namespace cloister::attestation {
 inline constexpr const char* kPlatformBadRequest = "PLATFORM_BAD_REQUEST";
 inline constexpr const char* kPlatformUnknownEnclave = "PLATFORM_UNKNOWN_ENCLAVE";
 inline constexpr const char* kSealSvnTooHigh = "SEAL_SVN_TOO_HIGH";
+inline constexpr const char* kPlatformConfigFixed = "PLATFORM_CONFIG_FIXED";
 inline constexpr const char* kLaunchLogFull = "LAUNCH_LOG_FULL";
 inline constexpr const char* kLaunchLogSealed = "LAUNCH_LOG_SEALED";
 inline constexpr const char* kLaunchEventTooLarge = "LAUNCH_EVENT_TOO_LARGE";
@@ -99,6 +100,10 @@ class PlatformService {
   // kMaxSessionLaunchEvents (ResourceExhausted [LAUNCH_LOG_FULL]) of at
   // most kMaxLaunchEventBytes each (InvalidArgument [LAUNCH_EVENT_TOO_LARGE]).
   // Returns the session's whole log (node events first).
+  // Declares the session's config id (QuoteBody.config_id); once, before
+  // the first quote [PLATFORM_CONFIG_FIXED], manifest binaries only.
+  Status SetConfig(const CallerIdentity& caller, SessionLaunchLog& session,
+                   ByteView config_id) const;
   Result<LaunchLog> Extend(const CallerIdentity& caller, SessionLaunchLog& session,
                            std::string_view type, ByteView data_digest,
                            std::string_view description);

@@ -22,6 +22,9 @@ namespace cloister::attestation {
 struct SessionLaunchLog {
   std::vector<LaunchEvent> events;  // indices continue after the node's events
   bool sealed = false;              // set by the first quote
+  // The config id the enclave declared (SetConfig): at most once, before
+  // the first quote; every quote of the session carries it.
+  std::string config_id;
 };
 
 }  // namespace cloister::attestation

@@ -49,6 +49,7 @@ FakePlatform::FakePlatform(std::vector<std::string> roles, int auditors, int thr
     e->set_measurement(m.data(), m.size());
     e->set_product_id(product++);
     e->set_svn(2);
+    e->set_any_config(true);  // verifier tests pin configs explicitly
   }
   auto* rv = body_.add_reference_values();
   rv->set_type("config");

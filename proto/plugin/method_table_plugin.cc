@@ -74,10 +74,16 @@ class MethodTableGenerator final : public pb::compiler::CodeGenerator {
           const auto& rule = md->options().GetExtension(cloister::options::rule);
           std::string roles;
           for (const auto& r : rule.roles()) roles += (roles.empty() ? "" : ", ") + Quote(r);
+          std::string callers;
+          for (const auto& c : rule.callers()) callers += (callers.empty() ? "" : ", ") + Quote(c);
+          if (!rule.internal() && rule.callers_size() > 0) {
+            *error = md->full_name() + ": (cloister.options.rule).callers is for internal RPCs";
+            return false;
+          }
           entries += "      {" + Quote("/" + svc->full_name() + "/" + md->name()) + ", " +
                      Quote(md->name()) + ", " + Quote(svc->full_name()) + ", " +
                      Quote(route.backend()) + ", {" + roles + "}, " + Quote(rule.predicate()) +
-                     ", " + (rule.internal() ? "true" : "false") + ",\n       " +
+                     ", " + (rule.internal() ? "true" : "false") + ", {" + callers + "},\n       " +
                      "[]() -> const ::google::protobuf::Message& { return " +
                      CppName(md->input_type()->full_name()) + "::default_instance(); },\n       " +
                      "[]() -> const ::google::protobuf::Message& { return " +

@@ -405,31 +405,31 @@ Result<api::RefreshTokenResponse> AuthCore::Refresh(std::string_view refresh_tok
 }
 
 Status AuthCore::Logout(const Caller& caller) {
-  if (caller.token_id.empty())
+  if (caller.token_id().empty())
     return FailedPrecondition("logout needs a token session (API keys are not sessions)");
   return store_->db().Transaction([&](storage::Tx& tx) -> Status {
     int64_t now = NowS();
     int64_t now_ms = NowMs();
     bool covered = false;
-    CLOISTER_ASSIGN_OR_RETURN(auto session, store_->SessionOfAccessToken(tx, caller.token_id));
+    CLOISTER_ASSIGN_OR_RETURN(auto session, store_->SessionOfAccessToken(tx, caller.token_id()));
     if (session) {
       CLOISTER_ASSIGN_OR_RETURN(auto tokens, store_->RevokeSession(tx, *session, now));
       for (const auto& [id, exp] : tokens) {
-        covered |= id == caller.token_id;
+        covered |= id == caller.token_id();
         CLOISTER_RETURN_IF_ERROR(store_->InsertRevocation(
             tx, {.token_id = id, .revoked_unix_ms = now_ms}, exp + kTokenClockSkewSeconds));
       }
     }
     if (!covered)
       CLOISTER_RETURN_IF_ERROR(store_->InsertRevocation(
-          tx, {.token_id = caller.token_id, .revoked_unix_ms = now_ms},
+          tx, {.token_id = caller.token_id(), .revoked_unix_ms = now_ms},
           now + options_.token_lifetime_s + 2 * kTokenClockSkewSeconds));
     return OkStatus();
   });
 }
 
 Result<api::WhoAmIResponse> AuthCore::WhoAmI(const Caller& caller) {
-  CLOISTER_ASSIGN_OR_RETURN(auto user, store_->FindUserById(store_->db(), caller.user_id));
+  CLOISTER_ASSIGN_OR_RETURN(auto user, store_->FindUserById(store_->db(), caller.user_id()));
   if (!user) return NotFound("the calling principal is not a user", auth_reason::kUserNotFound);
   api::WhoAmIResponse resp;
   *resp.mutable_user() = ToApiUser(*user);
@@ -446,7 +446,6 @@ Result<UserRecord> AuthCore::RequireUser(storage::Executor& ex, std::string_view
 
 Result<api::CreateUserResponse> AuthCore::CreateUser(const Caller& caller,
                                                      const api::CreateUserRequest& req) {
-  if (!caller.is_admin) return AdminRequired();
   CLOISTER_RETURN_IF_ERROR(ValidateUsername(req.username()));
   CLOISTER_RETURN_IF_ERROR(ValidateNewPassword(req.password()));
   if (req.roles_size() > kMaxRoles) return InvalidArgument("roles: at most 8 entries");
@@ -467,7 +466,7 @@ Result<api::CreateUserResponse> AuthCore::CreateUser(const Caller& caller,
   UserRecord u{.user_id = "u-" + crypto::RandomId(), .username = req.username(),
                .password_hash = std::move(hash), .roles = roles, .created_unix = NowS()};
   CLOISTER_RETURN_IF_ERROR(store_->InsertUser(store_->db(), u, u.created_unix));
-  LOG_INFO("user created", {{"user_id", u.user_id}, {"by", caller.user_id},
+  LOG_INFO("user created", {{"user_id", u.user_id}, {"by", caller.user_id()},
                             {"admin", (roles & kRoleAdminBit) ? 1 : 0}});
   api::CreateUserResponse resp;
   *resp.mutable_user() = ToApiUser(u);
@@ -475,7 +474,6 @@ Result<api::CreateUserResponse> AuthCore::CreateUser(const Caller& caller,
 }
 
 Result<api::ListUsersResponse> AuthCore::ListUsers(const Caller& caller) {
-  if (!caller.is_admin) return AdminRequired();
   CLOISTER_ASSIGN_OR_RETURN(auto users, store_->ListUsers(store_->db()));
   api::ListUsersResponse resp;
   for (const auto& u : users) *resp.add_users() = ToApiUser(u);
@@ -484,7 +482,6 @@ Result<api::ListUsersResponse> AuthCore::ListUsers(const Caller& caller) {
 
 Result<api::DisableUserResponse> AuthCore::DisableUser(const Caller& caller,
                                                        const api::DisableUserRequest& req) {
-  if (!caller.is_admin) return AdminRequired();
   CLOISTER_RETURN_IF_ERROR(ValidateUsername(req.username()));
   api::DisableUserResponse resp;
   if (Status tx_status = store_->db().Transaction([&](storage::Tx& tx) -> Status {
@@ -501,12 +498,11 @@ Result<api::DisableUserResponse> AuthCore::DisableUser(const Caller& caller,
     return OkStatus();
   }); !tx_status.ok()) return tx_status;
   LOG_INFO(req.disabled() ? "user disabled" : "user enabled",
-           {{"user_id", resp.user().user_id()}, {"by", caller.user_id}});
+           {{"user_id", resp.user().user_id()}, {"by", caller.user_id()}});
   return resp;
 }
 
 Status AuthCore::DeleteUser(const Caller& caller, std::string_view username) {
-  if (!caller.is_admin) return AdminRequired();
   CLOISTER_RETURN_IF_ERROR(ValidateUsername(username));
   std::string deleted_id;
   if (Status tx_status = store_->db().Transaction([&](storage::Tx& tx) -> Status {
@@ -521,7 +517,7 @@ Status AuthCore::DeleteUser(const Caller& caller, std::string_view username) {
     deleted_id = u.user_id;
     return store_->DeleteUser(tx, u.user_id);
   }); !tx_status.ok()) return tx_status;
-  LOG_INFO("user deleted", {{"user_id", deleted_id}, {"by", caller.user_id}});
+  LOG_INFO("user deleted", {{"user_id", deleted_id}, {"by", caller.user_id()}});
   return OkStatus();
 }
 
@@ -530,7 +526,7 @@ Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordR
   CLOISTER_RETURN_IF_ERROR(ValidateNewPassword(req.new_password(), "new_password"));
   if (req.old_password().size() > kMaxPasswordLength)
     return InvalidArgument("old_password: at most 1024 bytes");
-  CLOISTER_ASSIGN_OR_RETURN(auto self, store_->FindUserById(store_->db(), caller.user_id));
+  CLOISTER_ASSIGN_OR_RETURN(auto self, store_->FindUserById(store_->db(), caller.user_id()));
   bool is_self = req.username().empty() || (self && self->username == req.username());
   UserRecord target;
   if (is_self) {
@@ -553,7 +549,7 @@ Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordR
     }
     target = *self;
   } else {
-    if (!caller.is_admin) return AdminRequired();
+    if (!caller.is_admin()) return AdminRequired();
     CLOISTER_ASSIGN_OR_RETURN(target, RequireUser(store_->db(), req.username()));
   }
   std::string hash;
@@ -566,7 +562,7 @@ Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordR
     CLOISTER_RETURN_IF_ERROR(store_->ClearThrottle(tx, target.username));
     return RevokeUserWide(tx, target.user_id);
   }); !tx_status.ok()) return tx_status;
-  LOG_INFO("password changed", {{"user_id", target.user_id}, {"by", caller.user_id}});
+  LOG_INFO("password changed", {{"user_id", target.user_id}, {"by", caller.user_id()}});
   return OkStatus();
 }
 
@@ -604,7 +600,7 @@ Result<api::CreateApiKeyResponse> AuthCore::CreateApiKey(const Caller& caller,
   if (req.expires_unix() < 0) return InvalidArgument("expires_unix: must be 0 or in the future");
   if (req.expires_unix() != 0 && req.expires_unix() <= now)
     return InvalidArgument("expires_unix: must be 0 or in the future");
-  CLOISTER_ASSIGN_OR_RETURN(auto user, store_->FindUserById(store_->db(), caller.user_id));
+  CLOISTER_ASSIGN_OR_RETURN(auto user, store_->FindUserById(store_->db(), caller.user_id()));
   if (!user) return NotFound("API keys belong to users; the caller is not one",
                              auth_reason::kUserNotFound);
   if (user->disabled) return PermissionDenied("user is disabled", auth_reason::kUserDisabled);
@@ -652,6 +648,31 @@ Result<internal::VerifyApiKeyResponse> AuthCore::VerifyApiKey(std::string_view a
   internal::VerifyApiKeyResponse resp;
   *resp.mutable_user() = ToApiUser(*user);
   resp.set_key_id(key->key_id);
+  // The auth proof for requests made with this key: a token auth signs,
+  // short-lived (and never beyond the key's own expiry), which every
+  // service verifies itself (services/common/identity_verifier.h).
+  const int64_t now = NowS();
+  CLOISTER_ASSIGN_OR_RETURN(int64_t before,
+                            store_->LatestUserRevocation(store_->db(), user->user_id, now));
+  internal::TokenBody body;
+  body.set_version(kTokenVersion);
+  body.set_token_id("apikey:" + key->key_id);
+  body.set_user_id(user->user_id);
+  body.set_username(user->username);
+  if (user->roles & kRoleUserBit) body.add_roles(api::ROLE_USER);
+  if (user->roles & kRoleAdminBit) body.add_roles(api::ROLE_ADMIN);
+  body.set_audience(kTokenAudience);
+  body.set_issued_unix(std::max(now, before));
+  int64_t expires = body.issued_unix() + kApiKeyProofLifetimeS;
+  if (key->expires_unix != 0) expires = std::min(expires, key->expires_unix);
+  body.set_expires_unix(expires);
+  {
+    std::shared_lock lock(keys_mu_);
+    if (keys_.empty()) return Internal("no token signing key loaded");
+    CLOISTER_ASSIGN_OR_RETURN(TokenSigner signer, TokenSigner::Create(keys_.front().key));
+    CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_proof(), signer.Sign(body));
+  }
+  resp.set_proof_expires_unix(expires);
   return resp;
 }
 

@@ -25,6 +25,7 @@
 
 #include "proto/cloister.pb.h"
 #include "proto/internal.pb.h"
+#include "services/common/caller.h"
 #include "services/auth/auth_store.h"
 #include "services/auth/password.h"
 #include "services/auth/token.h"
@@ -54,13 +55,12 @@ class SecretSealer {
   virtual Result<SecretBytes> Unseal(ByteView blob, ByteView aad) = 0;
 };
 
-// Who is calling, as the gateway's grant says.
-struct Caller {
-  std::string user_id;   // the grant principal (a user id, or "service:…")
-  std::string username;
-  bool is_admin = false;
-  std::string token_id;  // the access token of the request ("" for API keys)
-};
+// Lifetime of the auth proof VerifyApiKey returns for an API key.
+inline constexpr int64_t kApiKeyProofLifetimeS = 300;
+
+// Who is calling: the one caller type (services/common/caller.h), built by
+// the grant verifier from auth's proof, never from the gateway's claim.
+using Caller = services::Caller;
 
 struct AuthOptions {
   PasswordPolicy password;

@@ -38,25 +38,21 @@ Result<api::WhoAmIResponse> AuthLogic::WhoAmI(const services::Authorized<api::Wh
 
 Result<api::CreateUserResponse> AuthLogic::CreateUser(
     const services::Authorized<api::CreateUserRequest>& a) {
-  if (!a.is_admin()) return PermissionDenied("admin role required", auth_reason::kAdminRequired);
   return core_->CreateUser(CallerOf(a), a.request());
 }
 
 Result<api::ListUsersResponse> AuthLogic::ListUsers(
     const services::Authorized<api::ListUsersRequest>& a) {
-  if (!a.is_admin()) return PermissionDenied("admin role required", auth_reason::kAdminRequired);
   return core_->ListUsers(CallerOf(a));
 }
 
 Result<api::DisableUserResponse> AuthLogic::DisableUser(
     const services::Authorized<api::DisableUserRequest>& a) {
-  if (!a.is_admin()) return PermissionDenied("admin role required", auth_reason::kAdminRequired);
   return core_->DisableUser(CallerOf(a), a.request());
 }
 
 Result<api::DeleteUserResponse> AuthLogic::DeleteUser(
     const services::Authorized<api::DeleteUserRequest>& a) {
-  if (!a.is_admin()) return PermissionDenied("admin role required", auth_reason::kAdminRequired);
   CLOISTER_RETURN_IF_ERROR(core_->DeleteUser(CallerOf(a), a->username()));
   return api::DeleteUserResponse();
 }

@@ -37,9 +37,10 @@ class AuthLogic {
  public:
   explicit AuthLogic(AuthCore* core) : core_(core) {}
 
+  // The verified caller (from auth's proof; see GrantVerifier).
   template <typename Req>
-  static Caller CallerOf(const services::Authorized<Req>& a) {
-    return Caller{a.user_id(), a.username(), a.is_admin(), a.grant().token_id()};
+  static const Caller& CallerOf(const services::Authorized<Req>& a) {
+    return a.caller();
   }
 
   Result<api::LoginResponse> Login(const services::Authorized<api::LoginRequest>& a);

@@ -2,7 +2,6 @@
 // Accepts calls only from the attested gateway (with a grant). Extra flags:
 //   --db URL                              storage URL (default sqlite:///<data-dir>/auth.db)
 //   --bootstrap-admin-password-file FILE  create user "admin" if no admin exists
-//   --bootstrap-only                      exit after the bootstrap (no enclave needed)
 //   --token-lifetime SECONDS              access token lifetime (default 900)
 //   --rotate-signing-key                  start with a fresh token signing key
 #include <filesystem>
@@ -10,6 +9,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "services/common/auth_follower.h"
 #include "common/logging.h"
 #include "common/secret.h"
 #include "services/auth/auth_core.h"
@@ -56,19 +56,22 @@ int Bootstrap(AuthStore& store, const std::string& file) {
 int main(int argc, char** argv) {
   cloister::services::ServiceRunner runner("auth");
   std::string db_url, bootstrap_file;
-  bool bootstrap_only = false, rotate = false;
+  bool rotate = false;
   int64_t token_lifetime = 900;
   runner.app().add_option("--db", db_url, "storage URL (default sqlite:///<data-dir>/auth.db)");
   runner.app().add_option("--bootstrap-admin-password-file", bootstrap_file,
                           "create user 'admin' (role admin) with this password if no admin exists");
-  runner.app().add_flag("--bootstrap-only", bootstrap_only,
-                        "exit after --bootstrap-admin-password-file");
   runner.app()
       .add_option("--token-lifetime", token_lifetime, "access token lifetime in seconds")
       ->check(CLI::Range(int64_t{30}, int64_t{24 * 3600}))
       ->capture_default_str();
   runner.app().add_flag("--rotate-signing-key", rotate, "rotate the token signing key at start");
   if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
+  // The enclave first: only an attested auth, running the configuration
+  // the auditors signed, opens the user database (and --print-config
+  // exits here without touching it).
+  auto* enclave = runner.StartEnclave();
+  if (enclave == nullptr) return 2;
 
   std::error_code ec;
   std::string data_dir = std::filesystem::absolute(runner.data_dir(), ec).string();
@@ -83,15 +86,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!bootstrap_file.empty()) {
-    int rc = Bootstrap(**store, bootstrap_file);
-    if (rc != 0 || bootstrap_only) return rc;
-  } else if (bootstrap_only) {
-    std::cerr << "cloister-auth: --bootstrap-only needs --bootstrap-admin-password-file\n";
-    return 2;
+    if (int rc = Bootstrap(**store, bootstrap_file); rc != 0) return rc;
   }
-
-  auto* enclave = runner.StartEnclave();
-  if (enclave == nullptr) return 2;
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
 
@@ -125,7 +121,21 @@ int main(int argc, char** argv) {
     }
   });
 
-  cloister::services::GrantVerifier verifier(enclave, {"gateway"}, audit);
+  // Auth checks auth proofs like every service (the grant's principal is
+  // the gateway's claim), with its own keys and revocations, read from the
+  // core rather than over the network.
+  cloister::services::IdentityVerifier identity;
+  cloister::auth::AuthCore* core_ptr = core->get();
+  cloister::services::AuthSource local;
+  local.token_keys = [core_ptr]() -> cloister::Result<cloister::internal::TokenKeysResponse> {
+    return core_ptr->TokenKeys();
+  };
+  local.revocations = [core_ptr](int64_t since) { return core_ptr->Revocations(since); };
+  cloister::services::AuthFollower follower(
+      &identity, std::move(local), {.key_refresh_ms = 1000, .revocation_poll_ms = 200});
+  follower.PollOnce();  // keys loaded before the first request
+  follower.Start();
+  cloister::services::GrantVerifier verifier(enclave, audit, &identity);
   cloister::auth::AuthService service(core->get(), &verifier, enclave->security_level());
   int rc = runner.Serve({&service});
   stop = true;

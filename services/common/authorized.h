@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proto/internal.pb.h"
+#include "services/common/caller.h"
 
 namespace cloister::services {
 
@@ -20,21 +21,19 @@ class Authorized {
   const Req& request() const { return *request_; }
   const Req* operator->() const { return request_; }
   const internal::AccessGrant& grant() const { return grant_; }
-  // The user the gateway authenticated ("" for service-originated calls).
-  const std::string& user_id() const { return grant_.principal(); }
-  const std::string& username() const { return grant_.username(); }
-  bool is_admin() const {
-    for (int r : grant_.roles())
-      if (r == api::ROLE_ADMIN) return true;
-    return false;
-  }
+  // Who is calling, proven by the auth proof (not by the grant's say-so).
+  const Caller& caller() const { return caller_; }
+  const std::string& user_id() const { return caller_.user_id(); }
+  const std::string& username() const { return caller_.username(); }
+  bool is_admin() const { return caller_.is_admin(); }
 
  private:
   friend class GrantVerifier;
-  Authorized(const Req& req, internal::AccessGrant grant)
-      : request_(&req), grant_(std::move(grant)) {}
+  Authorized(const Req& req, internal::AccessGrant grant, Caller caller)
+      : request_(&req), grant_(std::move(grant)), caller_(std::move(caller)) {}
   const Req* request_;  // lives as long as the gRPC call
   internal::AccessGrant grant_;
+  Caller caller_;
 };
 
 }  // namespace cloister::services

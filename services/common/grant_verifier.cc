@@ -2,39 +2,69 @@
 // grant_verifier.h.
 #include "services/common/grant_verifier.h"
 
+#include <algorithm>
+
 #include "common/crypto/random.h"
 #include "common/logging.h"
 #include "services/common/grant_mac.h"
+#include "services/topology/service_spec.h"
 
 namespace cloister::services {
 namespace {
 
 Error Deny(const char* reason, std::string msg) { return PermissionDenied(std::move(msg), reason); }
 
+// The enclave roles that may call `m` (method table): the gateway for
+// public methods, the rule's callers for internal ones ("*": every
+// enclave service of the topology).
+std::vector<std::string> AllowedCallers(const rpc::MethodEntry& m) {
+  if (!m.internal || m.callers.empty()) return {"gateway"};
+  std::vector<std::string> out;
+  for (const auto& c : m.callers) {
+    if (c != "*") {
+      out.push_back(c);
+      continue;
+    }
+    for (const auto& s : topology::Topology())
+      if (!s.is_platform()) out.push_back(std::string(s.name));
+  }
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& v, std::string_view x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
 }  // namespace
 
-GrantVerifier::GrantVerifier(attestation::Enclave* enclave,
-                             std::vector<std::string> allowed_callers, AuditLog* audit)
-    : enclave_(enclave), allowed_callers_(std::move(allowed_callers)), audit_(audit) {}
+GrantVerifier::GrantVerifier(attestation::Enclave* enclave, AuditLog* audit,
+                             const IdentityVerifier* identity)
+    : enclave_(enclave), audit_(audit), identity_(identity) {}
 
-Result<internal::AccessGrant> GrantVerifier::Check(const grpc::ServerContext& ctx,
-                                                   const std::string& body,
-                                                   std::string_view method) {
+Result<GrantVerifier::Admission> GrantVerifier::Check(const grpc::ServerContext& ctx,
+                                                      const std::string& body,
+                                                      std::string_view method) {
   auto grant = CheckInner(ctx, body, method);
   AuditEntry e;
   e.method = std::string(method);
   e.peer = ctx.peer();
   if (grant.ok()) {
-    e.principal = grant->principal();
+    // The proven caller, not the grant's claim.
+    e.principal = grant->caller.anonymous() ? "anonymous" : grant->caller.user_id();
     e.decision = "allow";
-    e.request_id = grant->request_id();
-    for (const auto& r : grant->resource_ids()) e.resources.push_back(r);
+    e.request_id = grant->grant.request_id();
+    for (const auto& r : grant->grant.resource_ids()) e.resources.push_back(r);
   } else {
     e.principal = "unknown";
     e.decision = "deny";
     e.reason = grant.error().reason();
   }
-  if (audit_ != nullptr) {
+  // A service's own allowed polls of internal methods (token keys,
+  // revocations, health: several a second cluster-wide) are not user
+  // decisions and would drown the log; every refusal, and every call made
+  // for a user, is recorded.
+  const bool routine = grant.ok() && grant->caller.is_service();
+  if (audit_ != nullptr && !routine) {
     // Audit fails closed: an unrecorded request is refused.
     if (auto st = audit_->Append(e); !st.ok()) {
       LOG_ERROR("audit append failed; refusing request", {{"error", st.ToString()}});
@@ -51,12 +81,16 @@ Result<internal::AccessGrant> GrantVerifier::Check(const grpc::ServerContext& ct
   return grant;
 }
 
-Result<internal::AccessGrant> GrantVerifier::CheckInner(const grpc::ServerContext& ctx,
-                                                        const std::string& body,
-                                                        std::string_view method) {
-  // 1. The caller is an attested enclave of an allowed role.
-  CLOISTER_ASSIGN_OR_RETURN(attestation::VerifiedPeer peer,
-                            enclave_->PeerOf(ctx, allowed_callers_));
+Result<GrantVerifier::Admission> GrantVerifier::CheckInner(const grpc::ServerContext& ctx,
+                                                           const std::string& body,
+                                                           std::string_view method) {
+  const rpc::MethodEntry* entry = rpc::MethodTable::Get().Find(method);
+  if (entry == nullptr)
+    return Deny(grant_reason::kMethod, "method " + std::string(method).substr(0, 128) +
+                                           " is not in the method table");
+  const std::vector<std::string> allowed = AllowedCallers(*entry);
+  // 1. The caller is an attested enclave of a role allowed for this method.
+  CLOISTER_ASSIGN_OR_RETURN(attestation::VerifiedPeer peer, enclave_->PeerOf(ctx, allowed));
   const bool attested = enclave_->ratls() != nullptr;
 
   // 2. The grant is present and well formed.
@@ -112,8 +146,72 @@ Result<internal::AccessGrant> GrantVerifier::CheckInner(const grpc::ServerContex
   if (g.expires_unix_ms() - g.issued_unix_ms() > kMaxGrantLifetimeMs ||
       g.issued_unix_ms() > now + attestation::kMaxClockSkewMs)
     return Deny(grant_reason::kExpired, "grant lifetime out of bounds");
+  // 6. Who is calling, proven; and a role the method allows.
+  CLOISTER_ASSIGN_OR_RETURN(Caller caller, Identify(g, *entry, peer, allowed));
   CLOISTER_RETURN_IF_ERROR(NoteRequestId(g.request_id(), g.expires_unix_ms(), now));
-  return g;
+  caller.request_id_ = g.request_id();
+  return Admission{std::move(g), std::move(caller)};
+}
+
+Result<Caller> GrantVerifier::Identify(const internal::AccessGrant& g, const rpc::MethodEntry& m,
+                                       const attestation::VerifiedPeer& peer,
+                                       const std::vector<std::string>& allowed) const {
+  const std::string& principal = g.principal();
+  if (m.internal) {
+    // A service calls for itself and names itself; attested, its name
+    // must be the role its quote proves.
+    const std::string prefix = "service:";
+    const std::string role = principal.rfind(prefix, 0) == 0 ? principal.substr(prefix.size()) : "";
+    const bool attested = enclave_->ratls() != nullptr;
+    if (role.empty() || !Contains(allowed, role) || (attested && role != peer.role))
+      return Deny(grant_reason::kPrincipal,
+                  "internal method " + m.name + " is called by services for themselves; the "
+                  "grant names '" + principal.substr(0, 64) + "'");
+    Caller c;
+    c.kind_ = Caller::Kind::kService;
+    c.user_id_ = principal;
+    c.username_ = principal;
+    c.via_ = "service";
+    return c;
+  }
+  const auto& roles = m.default_roles();
+  if (principal.empty() || principal == "anonymous") {
+    if (!Contains(roles, "anonymous"))
+      return Deny(grant_reason::kProofMissing,
+                  m.name + " needs a signed-in user and the grant names none");
+    return Caller::Anonymous();
+  }
+  if (principal.rfind("service:", 0) == 0)
+    return Deny(grant_reason::kPrincipal, "a service principal may call internal methods only");
+  if (g.auth_proof().empty())
+    return Deny(grant_reason::kProofMissing,
+                "the grant names user '" + principal.substr(0, 64) +
+                    "' without auth's proof of who the user is");
+  if (identity_ == nullptr)
+    return Unavailable("this service verifies no auth proofs", "AUTH_UNAVAILABLE");
+  auto caller = identity_->Verify(g.auth_proof(), attestation::NowUnixMs() / 1000);
+  if (!caller.ok()) {
+    if (caller.error().code() == Code::kUnavailable) return caller.error();
+    return Deny(grant_reason::kProofInvalid,
+                "auth proof refused (" + caller.error().reason() + "): " + caller.error().message());
+  }
+  if (caller->user_id() != principal)
+    return Deny(grant_reason::kProofPrincipal,
+                "the grant names user '" + principal.substr(0, 64) +
+                    "' but auth's proof is for '" + caller->user_id().substr(0, 64) + "'");
+  CLOISTER_RETURN_IF_ERROR(CheckMethodRoles(m, *caller));
+  return *std::move(caller);
+}
+
+Status CheckMethodRoles(const rpc::MethodEntry& m, const Caller& c) {
+  const auto& roles = m.default_roles();
+  const bool ok = Contains(roles, "anonymous") ||
+                  (!c.anonymous() && ((Contains(roles, "user") && c.HasRole(api::ROLE_USER)) ||
+                                      (Contains(roles, "admin") && c.is_admin())));
+  if (ok) return OkStatus();
+  std::string need;
+  for (const auto& r : roles) need += (need.empty() ? "" : " or ") + r;
+  return Deny(grant_reason::kRole, m.name + " needs role " + need);
 }
 
 Status GrantVerifier::NoteRequestId(const std::string& id, int64_t expires_ms, int64_t now_ms) {

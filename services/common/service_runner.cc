@@ -9,6 +9,7 @@
 #include "services/common/parse_error_interceptor.h"
 #include "services/topology/service_spec.h"
 #include "common/fs.h"
+#include "common/json_escape.h"
 #include "common/logging.h"
 
 namespace cloister::services {
@@ -20,6 +21,13 @@ void OnSignal(int) { g_stop = true; }
 ServiceRunner::ServiceRunner(std::string role)
     : role_(std::move(role)),
       app_("cloister-" + role_ + " — a Cloister service enclave") {
+  // Every option's value is part of the enclave's configuration, defaults
+  // included (enclave_config.h), so an omitted flag and its default hash
+  // alike.
+  app_.option_defaults()->always_capture_default();
+  app_.add_flag("--print-config", print_config_,
+                "print this enclave's configuration (text and config id, JSON) for the "
+                "auditors to sign, and exit without starting");
   app_.add_option("--trust", trust_path_, "trust.toml (attestation root, manifest, auditors)")
       ->required();
   app_.add_option("--listen", listen_, "address to serve on (port 0: pick one)")
@@ -46,6 +54,24 @@ ServiceRunner::ServiceRunner(std::string role)
   }
   inbound_ = spec->caller_roles();
   public_port_ = spec->is_public();
+  // Every service checks auth proofs itself (the gateway names its auth
+  // as a backend; auth is the source).
+  if (role_ != "auth" && !public_port_)
+    app_.add_option("--auth-addr", auth_addr_,
+                    "cloister-auth address (host:port): its attested token keys verify "
+                    "every request's auth proof")
+        ->required();
+}
+
+const IdentityVerifier* ServiceRunner::FollowAuth() {
+  if (identity_) return identity_.get();
+  identity_ = std::make_unique<IdentityVerifier>();
+  follower_ = std::make_unique<AuthFollower>(
+      identity_.get(), RemoteAuthSource(enclave_.get(), ChannelTo(auth_addr_, "auth")),
+      AuthFollowerOptions{});
+  follower_->PollOnce();  // usually loads the keys before the first request
+  follower_->Start();
+  return identity_.get();
 }
 
 int ServiceRunner::ParseFlags(int argc, char** argv) {
@@ -57,7 +83,69 @@ int ServiceRunner::ParseFlags(int argc, char** argv) {
   return -1;
 }
 
+Status ServiceRunner::SetConfigValue(std::string_view key, std::string_view value) {
+  CLOISTER_RETURN_IF_ERROR(attestation::EnclaveConfig().Set(key, value));
+  overrides_.insert_or_assign(std::string(key), std::string(value));
+  return OkStatus();
+}
+
+// Flags that change how a service reports or what it does once at start,
+// never whom it trusts or what it stores, serves or enforces. Everything
+// else is configuration: a flag added later is in the config by default.
+static bool IsOperationalFlag(std::string_view name) {
+  static constexpr std::string_view kOperational[] = {
+      "help", "print-config", "log-level", "log-file", "log-json", "port-file",
+      // Applied only while no admin exists; the password is a secret.
+      "bootstrap-admin-password-file", "rotate-signing-key",
+      // Its content is in the base config (trust.*); the path is not.
+      "trust"};
+  for (auto k : kOperational)
+    if (k == name) return true;
+  return false;
+}
+
+Result<attestation::EnclaveConfig> ServiceRunner::FlagConfig() const {
+  attestation::EnclaveConfig c;
+  for (const CLI::Option* opt : app_.get_options()) {
+    if (opt->get_lnames().empty()) continue;
+    const std::string& name = opt->get_lnames().front();
+    if (IsOperationalFlag(name)) continue;
+    std::string value;
+    if (opt->get_type_size() == 0) {
+      value = opt->count() > 0 ? "true" : "false";
+    } else if (opt->count() > 0) {
+      for (size_t i = 0; i < opt->results().size(); ++i)
+        value += (i ? "," : "") + opt->results()[i];
+    } else {
+      value = opt->get_default_str();
+    }
+    CLOISTER_RETURN_IF_ERROR(c.Set(name, value));
+  }
+  for (const auto& [k, v] : overrides_) CLOISTER_RETURN_IF_ERROR(c.Set(k, v));
+  return c;
+}
+
 attestation::Enclave* ServiceRunner::StartEnclave() {
+  auto flag_config = FlagConfig();
+  if (!flag_config.ok()) {
+    std::cerr << "cloister-" << role_ << ": " << flag_config.error().ToString() << std::endl;
+    return nullptr;
+  }
+  if (print_config_) {
+    // What `cloister cluster manifest` asks each binary for, so that the
+    // auditors sign exactly the text this code computes.
+    auto trust = attestation::TrustConfig::Load(trust_path_);
+    if (!trust.ok()) {
+      std::cerr << "cloister-" << role_ << ": " << trust.error().ToString() << std::endl;
+      std::exit(2);
+    }
+    attestation::EnclaveConfig c = *flag_config;
+    c.Merge(attestation::BaseConfig(*trust, role_));
+    std::cout << "{\"role\":\"" << JsonEscaped(role_) << "\",\"config_id\":\""
+              << HexEncode(c.Id()) << "\",\"text\":\"" << JsonEscaped(c.Text()) << "\"}"
+              << std::endl;
+    std::exit(0);
+  }
   InitLogging("cloister-" + role_, {log_level_, log_file_, log_json_});
   if (auto st = MakeDirs(data_dir_, 0700); !st.ok()) {
     std::cerr << "cloister-" << role_ << ": " << st.ToString() << std::endl;
@@ -67,6 +155,7 @@ attestation::Enclave* ServiceRunner::StartEnclave() {
   eo.role = role_;
   eo.trust_path = trust_path_;
   eo.cluster_secret_path = cluster_secret_;
+  eo.config = *std::move(flag_config);
   auto enclave = attestation::Enclave::Start(eo);
   if (!enclave.ok()) {
     LOG_ERROR("enclave start refused", {{"error", enclave.error().ToString()}});

@@ -18,12 +18,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "attestation/enclave.h"
 #include "services/common/audit_log.h"
+#include "services/common/auth_follower.h"
 
 namespace cloister::services {
 
@@ -41,7 +43,14 @@ class ServiceRunner {
   // Returns -1 to continue, or an exit code (e.g. 0 after --help).
   int ParseFlags(int argc, char** argv);
 
+  // Sets (or replaces) a configuration value the flags do not carry, e.g.
+  // the digest of the policy the gateway actually loaded. Before StartEnclave.
+  Status SetConfigValue(std::string_view key, std::string_view value);
   // Starts logging and the enclave; nullptr after printing the reason.
+  // With --print-config it prints the configuration instead and exits.
+  // The configuration is every option of app() (defaults included) except
+  // the operational ones (logging, port file, one-shot bootstrap actions),
+  // plus SetConfigValue's, plus attestation::BaseConfig.
   attestation::Enclave* StartEnclave();
   // Opens <data-dir>/audit/<role>.log with a sealed HMAC key.
   AuditLog* OpenAudit();
@@ -53,6 +62,12 @@ class ServiceRunner {
   int Serve(const std::vector<grpc::Service*>& services,
             grpc::CallbackGenericService* generic = nullptr);
 
+  // The verifier of auth proofs for this service's GrantVerifier, kept
+  // current from cloister-auth (--auth-addr, which every enclave service
+  // but auth and the gateway takes) by an AuthFollower started here.
+  // After StartEnclave.
+  const IdentityVerifier* FollowAuth();
+
   const std::string& data_dir() const { return data_dir_; }
   const std::string& role() const { return role_; }
   attestation::Enclave* enclave() { return enclave_.get(); }
@@ -62,16 +77,23 @@ class ServiceRunner {
                                            const std::string& peer_role);
 
  private:
+  Result<attestation::EnclaveConfig> FlagConfig() const;
+
   std::string role_;
   std::vector<std::string> inbound_;
+  bool print_config_ = false;
+  std::map<std::string, std::string> overrides_;
   CLI::App app_;
   std::string trust_path_, listen_ = "127.0.0.1:0", port_file_, data_dir_, cluster_secret_;
   std::string log_level_ = "info", log_file_;
   bool log_json_ = false;
   std::string audit_sync_ = "always";
   bool public_port_ = false;
+  std::string auth_addr_;
   std::unique_ptr<attestation::Enclave> enclave_;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<IdentityVerifier> identity_;
+  std::unique_ptr<AuthFollower> follower_;  // after identity_: stops first
 };
 
 }  // namespace cloister::services

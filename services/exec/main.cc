@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
   if (enclave == nullptr) return 2;
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
-  cloister::services::GrantVerifier verifier(enclave, {"gateway"}, audit);
+  cloister::services::GrantVerifier verifier(enclave, audit, runner.FollowAuth());
   cloister::exec::ExecService service(&verifier, enclave->security_level());
   return runner.Serve({&service});
 }

@@ -16,9 +16,9 @@ namespace {
 using keyvault_store::AeadSealer;
 using keyvault_store::KeyStore;
 
-const Caller kAlice{.user_id = "u-alice"};
-const Caller kBob{.user_id = "u-bob"};
-const Caller kAdmin{.user_id = "u-admin", .is_admin = true};
+const Caller kAlice = services::MakeCallerForTesting({.user_id = "u-alice"});
+const Caller kBob = services::MakeCallerForTesting({.user_id = "u-bob"});
+const Caller kAdmin = services::MakeCallerForTesting({.user_id = "u-admin", .admin = true});
 
 class KeyVaultCoreTest : public ::testing::Test {
  protected:
@@ -74,7 +74,7 @@ class KeyVaultCoreTest : public ::testing::Test {
                     std::vector<keyvault::Operation> ops, int64_t expires = 0) {
     keyvault::CreateGrantRequest r;
     r.set_name(name);
-    r.set_grantee_user_id(to.user_id);
+    r.set_grantee_user_id(to.user_id());
     for (auto op : ops) r.add_operations(op);
     r.set_expires_unix(expires);
     auto resp = core_->CreateGrant(kAlice, r);
@@ -137,7 +137,7 @@ TEST_F(KeyVaultCoreTest, BadCreateRequests) {
   keyvault::CreateKeyRequest anon;
   anon.set_name("a");
   anon.set_type(keyvault::KEY_TYPE_AES256_GCM);
-  EXPECT_EQ(ReasonOf(core_->CreateKey(Caller{.user_id = "anonymous"}, anon)),
+  EXPECT_EQ(ReasonOf(core_->CreateKey(services::Caller::Anonymous(), anon)),
             "KEYVAULT_UNAUTHENTICATED");
 }
 

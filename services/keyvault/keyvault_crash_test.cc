@@ -21,7 +21,7 @@ namespace {
 using keyvault_store::AeadSealer;
 using keyvault_store::KeyStore;
 
-const Caller kOwner{.user_id = "u-owner"};
+const Caller kOwner = services::MakeCallerForTesting({.user_id = "u-owner"});
 
 std::unique_ptr<KeyStore> OpenStore(const std::string& url, const SecretBytes& key) {
   auto s = KeyStore::Open(url, std::make_unique<AeadSealer>(key));

@@ -21,6 +21,7 @@
 #include "services/common/grant_verifier.h"
 #include "services/keyvault/key_store.h"
 #include "tests/support/attested_node.h"
+#include "tests/support/gateway_sessions.h"
 
 namespace cloister::testing {
 namespace {
@@ -36,16 +37,21 @@ class KeyVaultIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     node_ = std::make_unique<AttestedNode>(
-        std::vector<std::pair<std::string, std::string>>{{"keyvault", CLOISTER_KEYVAULT_BIN}, {"gateway", SelfExe()}},
+        std::vector<std::pair<std::string, std::string>>{{"keyvault", CLOISTER_KEYVAULT_BIN}, {"gateway", SelfExe()}, {"auth", CLOISTER_AUTH_BIN}},
         AttestedNodeOptions{.platform_binary = CLOISTER_PLATFORM_BIN});
     ASSERT_TRUE(node_->Start().ok());
     auto e = attestation::Enclave::Start({.role = "gateway", .trust_path = node_->trust_path()});
     ASSERT_TRUE(e.ok()) << e.error().ToString();
     enclave_ = *std::move(e);
+    // The key vault checks every request's auth proof with the real auth's keys.
+    auto a = RealAuth::Start(*node_, CLOISTER_AUTH_BIN, enclave_.get());
+    ASSERT_TRUE(a.ok()) << a.error().ToString();
+    auth_ = *std::move(a);
     StartKeyVault();
   }
   static void TearDownTestSuite() {
     kv_.reset();
+    auth_.reset();
     enclave_.reset();
     node_.reset();
   }
@@ -54,7 +60,8 @@ class KeyVaultIntegrationTest : public ::testing::Test {
     std::string port_file = node_->dir() + "/kv.port";
     std::filesystem::remove(port_file);
     auto p = Subprocess::Start({CLOISTER_KEYVAULT_BIN, "--trust", node_->trust_path(), "--data-dir",
-                                DataDir(), "--port-file", port_file},
+                                DataDir(), "--port-file", port_file, "--auth-addr",
+                                auth_->address()},
                                {.log_prefix = node_->dir() + "/keyvault"});
     ASSERT_TRUE(p.ok());
     kv_.reset();
@@ -74,11 +81,10 @@ class KeyVaultIntegrationTest : public ::testing::Test {
                                                                          const Req&, Resp*)) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 30s);
-    internal::AccessGrant grant;
-    grant.set_principal(user);
-    grant.add_roles(api::ROLE_USER);
+    // A real user of the real auth (its token is the grant's auth proof).
+    CLOISTER_ASSIGN_OR_RETURN(UserSession who, auth_->User(user));
     CLOISTER_RETURN_IF_ERROR(services::AttachGrant(
-        ctx, *enclave_, "keyvault", req, "/cloister.keyvault.KeyVault/" + method, grant));
+        ctx, *enclave_, "keyvault", req, "/cloister.keyvault.KeyVault/" + method, GrantFor(who)));
     return FromGrpcStatus(((*stub_).*fn)(&ctx, req, resp));
   }
 #define KV(M, user, req, resp) Call(#M, user, req, resp, &keyvault::KeyVault::Stub::M)
@@ -88,8 +94,10 @@ class KeyVaultIntegrationTest : public ::testing::Test {
   static std::unique_ptr<AttestedNode> node_;
   static std::unique_ptr<attestation::Enclave> enclave_;
   static std::unique_ptr<Subprocess> kv_;
+  static std::unique_ptr<RealAuth> auth_;
   static std::unique_ptr<keyvault::KeyVault::Stub> stub_;
 };
+std::unique_ptr<RealAuth> KeyVaultIntegrationTest::auth_;
 
 std::unique_ptr<AttestedNode> KeyVaultIntegrationTest::node_;
 std::unique_ptr<attestation::Enclave> KeyVaultIntegrationTest::enclave_;
@@ -156,7 +164,7 @@ TEST_F(KeyVaultIntegrationTest, OtherUsersNeedAGrantAndRevocationActsAtOnce) {
 
   keyvault::CreateGrantRequest g;
   g.set_name("it-shared");
-  g.set_grantee_user_id("u-bob");
+  g.set_grantee_user_id(auth_->User("u-bob")->user_id);
   g.add_operations(keyvault::OPERATION_HMAC);
   keyvault::CreateGrantResponse gr;
   ASSERT_TRUE(KV(CreateGrant, "u-alice", g, &gr).ok());

@@ -83,12 +83,12 @@ Result<Resp> KeyVaultCore::Audited(const Caller& c, std::string_view op, Fn fn) 
   }();
   if (audit_ != nullptr) {
     services::AuditEntry e;
-    e.principal = c.user_id.empty() ? "unknown" : c.user_id;
+    e.principal = c.user_id().empty() ? "unknown" : c.user_id();
     e.method = "keyvault." + std::string(op);
     e.decision = r.ok() ? "allow" : "deny";
     e.reason = r.ok() ? "" : (r.error().reason().empty() ? std::string(CodeName(r.code()))
                                                           : r.error().reason());
-    e.request_id = c.request_id;
+    e.request_id = c.request_id();
     // Resources are HMAC'd by the log; the version rides along with the key.
     if (!t.key.empty())
       e.resources.push_back(t.version ? t.key + "@v" + std::to_string(t.version) : t.key);
@@ -102,7 +102,7 @@ Result<Resp> KeyVaultCore::Audited(const Caller& c, std::string_view op, Fn fn) 
 
 Status KeyVaultCore::CheckCaller(const Caller& c) const {
   // Keys belong to users; anonymous and service principals own nothing.
-  if (c.user_id.empty() || c.user_id == "anonymous" || c.user_id.rfind("service:", 0) == 0)
+  if (c.kind() != Caller::Kind::kUser)
     return Unauthenticated("key operations need an authenticated user", reason::kUnauthenticated);
   return OkStatus();
 }
@@ -114,10 +114,10 @@ Result<KeyRecord> KeyVaultCore::Authorize(const Caller& c, std::string_view name
   const int64_t now = clock_();
   CLOISTER_ASSIGN_OR_RETURN(auto k, store_->Get(name, now));
   if (!k) return KeyNotFound();
-  const bool owner = k->owner == c.user_id;
+  const bool owner = k->owner == c.user_id();
   if (!owner) {
-    CLOISTER_ASSIGN_OR_RETURN(OpMask granted, store_->GrantedOps(name, c.user_id, now));
-    const bool admin_view = c.is_admin && op == keyvault::OPERATION_DESCRIBE;
+    CLOISTER_ASSIGN_OR_RETURN(OpMask granted, store_->GrantedOps(name, c.user_id(), now));
+    const bool admin_view = c.is_admin() && op == keyvault::OPERATION_DESCRIBE;
     if (granted == 0 && !admin_view) return KeyNotFound();
     if (op == keyvault::OPERATION_UNSPECIFIED)
       return PermissionDenied("only the key's owner may manage it", reason::kNotOwner);
@@ -212,7 +212,7 @@ Result<keyvault::CreateKeyResponse> KeyVaultCore::CreateKey(const Caller& c,
     if (allowed == 0) allowed = keyvault_ops::SupportedOps(r.type());
     CLOISTER_ASSIGN_OR_RETURN(auto material, keyvault_ops::KeyMaterial::Generate(r.type()));
     CLOISTER_ASSIGN_OR_RETURN(
-        auto rec, store_->Create({.name = r.name(), .type = r.type(), .owner = c.user_id,
+        auto rec, store_->Create({.name = r.name(), .type = r.type(), .owner = c.user_id(),
                                   .exportable = r.exportable(), .allowed = allowed},
                                  material, clock_()));
     t.version = 1;
@@ -226,7 +226,7 @@ Result<keyvault::ListKeysResponse> KeyVaultCore::ListKeys(const Caller& c,
                                                           const keyvault::ListKeysRequest&) {
   return Audited<keyvault::ListKeysResponse>(c, "ListKeys", [&](Trace&)
                                                  -> Result<keyvault::ListKeysResponse> {
-    CLOISTER_ASSIGN_OR_RETURN(auto keys, store_->List(c.user_id, c.is_admin, clock_()));
+    CLOISTER_ASSIGN_OR_RETURN(auto keys, store_->List(c.user_id(), c.is_admin(), clock_()));
     keyvault::ListKeysResponse resp;
     for (const auto& k : keys) {
       CLOISTER_ASSIGN_OR_RETURN(*resp.add_keys(), Metadata(k, false, false));
@@ -241,7 +241,7 @@ Result<keyvault::DescribeKeyResponse> KeyVaultCore::DescribeKey(
                                                     -> Result<keyvault::DescribeKeyResponse> {
     CLOISTER_ASSIGN_OR_RETURN(auto k, Authorize(c, r.name(), keyvault::OPERATION_DESCRIBE, t));
     keyvault::DescribeKeyResponse resp;
-    CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_key(), Metadata(k, true, k.owner == c.user_id));
+    CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_key(), Metadata(k, true, k.owner == c.user_id()));
     return resp;
   });
 }
@@ -340,7 +340,7 @@ Result<keyvault::CreateGrantResponse> KeyVaultCore::CreateGrant(
                                                     -> Result<keyvault::CreateGrantResponse> {
     CLOISTER_ASSIGN_OR_RETURN(auto k, Authorize(c, r.name(), keyvault::OPERATION_UNSPECIFIED, t));
     if (r.grantee_user_id().empty() || r.grantee_user_id().size() > kMaxGranteeLength ||
-        r.grantee_user_id() == c.user_id)
+        r.grantee_user_id() == c.user_id())
       return InvalidArgument("grantee must be another user's id", reason::kGrantInvalid);
     CLOISTER_ASSIGN_OR_RETURN(OpMask ops, OpsFrom(r.operations(), k.type));
     if (ops == 0) return InvalidArgument("a grant needs at least one operation", reason::kGrantInvalid);
@@ -687,7 +687,7 @@ Result<keyvault::ImportKeyResponse> KeyVaultCore::ImportKey(const Caller& c,
       CLOISTER_ASSIGN_OR_RETURN(OpMask allowed, OpsFrom(r.allowed_operations(), r.type()));
       if (allowed == 0) allowed = keyvault_ops::SupportedOps(r.type());
       CLOISTER_ASSIGN_OR_RETURN(rec, store_->Create({.name = r.name(), .type = r.type(),
-                                                     .owner = c.user_id,
+                                                     .owner = c.user_id(),
                                                      .exportable = r.exportable(),
                                                      .allowed = allowed},
                                                     material, now));
@@ -726,9 +726,7 @@ grpc::Status Serve(services::GrantVerifier* verifier, grpc::ServerContext* ctx, 
                    Resp* resp, std::string_view method, Fn fn) {
   auto authz = verifier->Admit(*ctx, *req, std::string(kBackend) + std::string(method));
   if (!authz.ok()) return ToGrpcStatus(authz.error());
-  Caller caller{.user_id = authz->user_id(), .is_admin = authz->is_admin(),
-                .request_id = authz->grant().request_id()};
-  Result<Resp> r = fn(caller, authz->request());
+  Result<Resp> r = fn(authz->caller(), authz->request());
   if (!r.ok()) return ToGrpcStatus(r.error());
   *resp = *std::move(r);
   return grpc::Status::OK;

@@ -22,6 +22,7 @@
 
 #include "proto/keyvault.grpc.pb.h"
 #include "services/common/audit_log.h"
+#include "services/common/caller.h"
 #include "services/common/grant_verifier.h"
 #include "services/keyvault/key_store.h"
 
@@ -55,14 +56,9 @@ inline constexpr size_t kMaxBatchBytes = 32u << 20;
 inline constexpr int64_t kDefaultDeletionWaitS = 7 * 86400;
 inline constexpr int64_t kMaxDeletionWaitS = 30 * 86400;
 
-// Who is calling, as established by the gateway's grant. Built only by
-// KeyVaultService from an Authorized<Req> (and by tests/benches that drive
-// the core directly).
-struct Caller {
-  std::string user_id;
-  bool is_admin = false;
-  std::string request_id;
-};
+// Who is calling: the one caller type (services/common/caller.h), built by
+// the grant verifier from auth's proof (tests: MakeCallerForTesting).
+using Caller = services::Caller;
 
 class KeyVaultCore {
  public:

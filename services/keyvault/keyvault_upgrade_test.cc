@@ -19,6 +19,7 @@
 #include "proto/keyvault.grpc.pb.h"
 #include "services/common/grant_verifier.h"
 #include "tests/support/attested_node.h"
+#include "tests/support/gateway_sessions.h"
 
 namespace cloister::testing {
 namespace {
@@ -53,15 +54,20 @@ class KeyVaultUpgradeTest : public ::testing::Test {
         std::vector<std::pair<std::string, std::string>>{{"keyvault", CLOISTER_KEYVAULT_BIN},
                                                          {"keyvault", v3_},
                                                          {"keyvault", v1_},
-                                                         {"gateway", SelfExe()}},
+                                                         {"gateway", SelfExe()}, {"auth", CLOISTER_AUTH_BIN}},
         AttestedNodeOptions{.platform_binary = CLOISTER_PLATFORM_BIN, .svns = {2, 3, 1, 1}});
     auto st = node_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
     auto e = attestation::Enclave::Start({.role = "gateway", .trust_path = node_->trust_path()});
     ASSERT_TRUE(e.ok()) << e.error().ToString();
     enclave_ = *std::move(e);
+    // The key vault checks every request's auth proof with the real auth's keys.
+    auto a = RealAuth::Start(*node_, CLOISTER_AUTH_BIN, enclave_.get());
+    ASSERT_TRUE(a.ok()) << a.error().ToString();
+    auth_ = *std::move(a);
   }
   static void TearDownTestSuite() {
+    auth_.reset();
     enclave_.reset();
     node_.reset();
     bins_.reset();
@@ -71,7 +77,7 @@ class KeyVaultUpgradeTest : public ::testing::Test {
   void StartVault(const std::string& bin, const std::string& data, const std::string& db = "") {
     std::string port_file = node_->dir() + "/kv-" + std::to_string(counter_++) + ".port";
     std::vector<std::string> argv{bin, "--trust", node_->trust_path(), "--data-dir", data,
-                                  "--port-file", port_file};
+                                  "--port-file", port_file, "--auth-addr", auth_->address()};
     if (!db.empty()) argv.insert(argv.end(), {"--db", db});
     auto p = Subprocess::Start(argv, {.log_prefix = port_file + ".log"});
     ASSERT_TRUE(p.ok());
@@ -88,11 +94,9 @@ class KeyVaultUpgradeTest : public ::testing::Test {
                                                                   const Req&, Resp*)) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 30s);
-    internal::AccessGrant grant;
-    grant.set_principal("u-alice");
-    grant.add_roles(api::ROLE_USER);
+    CLOISTER_ASSIGN_OR_RETURN(UserSession alice, auth_->User("u-alice"));
     CLOISTER_RETURN_IF_ERROR(services::AttachGrant(
-        ctx, *enclave_, "keyvault", req, "/cloister.keyvault.KeyVault/" + method, grant));
+        ctx, *enclave_, "keyvault", req, "/cloister.keyvault.KeyVault/" + method, GrantFor(alice)));
     return FromGrpcStatus(((*stub_).*fn)(&ctx, req, resp));
   }
 
@@ -109,6 +113,7 @@ class KeyVaultUpgradeTest : public ::testing::Test {
   static std::string v3_, v1_;
   static std::unique_ptr<AttestedNode> node_;
   static std::unique_ptr<attestation::Enclave> enclave_;
+  static std::unique_ptr<RealAuth> auth_;
   static int counter_;
   std::unique_ptr<Subprocess> kv_;
   std::unique_ptr<keyvault::KeyVault::Stub> stub_;
@@ -118,6 +123,7 @@ std::unique_ptr<TempDir> KeyVaultUpgradeTest::bins_;
 std::string KeyVaultUpgradeTest::v3_, KeyVaultUpgradeTest::v1_;
 std::unique_ptr<AttestedNode> KeyVaultUpgradeTest::node_;
 std::unique_ptr<attestation::Enclave> KeyVaultUpgradeTest::enclave_;
+std::unique_ptr<RealAuth> KeyVaultUpgradeTest::auth_;
 int KeyVaultUpgradeTest::counter_ = 0;
 
 TEST_F(KeyVaultUpgradeTest, UpgradeOpensOldMaterialDowngradeDoesNot) {
@@ -163,7 +169,8 @@ TEST_F(KeyVaultUpgradeTest, ReleaseBelowManifestMinimumRefusesToRun) {
   auto trust = node_->WriteTrustVariant("trust-min2.toml", "manifest-min2.bin", 2, 600);
   ASSERT_TRUE(trust.ok());
   auto r = RunProcess({v1_, "--trust", *trust, "--data-dir", node_->dir() + "/kv-min-data",
-                       "--port-file", node_->dir() + "/kv-min.port"},
+                       "--port-file", node_->dir() + "/kv-min.port", "--auth-addr",
+                       auth_->address()},
                       30s);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 2) << r->err;

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
               << std::endl;
     return 2;
   }
-  services::GrantVerifier verifier(enclave, {"gateway"}, audit);
+  services::GrantVerifier verifier(enclave, audit, runner.FollowAuth());
   keyvault_service::KeyVaultCore core(store->get(), audit);
   keyvault_service::KeyVaultService service(&verifier, &core, enclave->security_level());
   return runner.Serve({&service});

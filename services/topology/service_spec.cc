@@ -21,7 +21,12 @@ std::vector<std::string> ServiceSpec::caller_roles() const {
   while (!rest.empty()) {
     size_t sp = rest.find(' ');
     std::string_view word = rest.substr(0, sp);
-    if (!word.empty()) out.emplace_back(word);
+    if (word == "*") {
+      for (const auto& s : Topology())
+        if (!s.is_platform()) out.emplace_back(s.name);
+    } else if (!word.empty()) {
+      out.emplace_back(word);
+    }
     if (sp == std::string_view::npos) break;
     rest.remove_prefix(sp + 1);
   }

@@ -23,7 +23,12 @@ TEST(TopologyTest, NamesAndProductIdsAreUnique) {
   EXPECT_TRUE(FindService("gateway")->is_public());
   EXPECT_EQ(FindService("nonesuch"), nullptr);
   EXPECT_EQ(FindService("auth")->binary(), "cloister-auth");
-  EXPECT_EQ(FindService("auth")->caller_roles(), std::vector<std::string>{"gateway"});
+  // Every enclave service may reach auth (for its token keys; which RPCs
+  // each may call is the method table's rule), never the platform.
+  EXPECT_TRUE(FindService("auth")->CalledBy("gateway"));
+  EXPECT_TRUE(FindService("auth")->CalledBy("keyvault"));
+  EXPECT_FALSE(FindService("auth")->CalledBy("platform"));
+  EXPECT_EQ(FindService("exec")->caller_roles(), std::vector<std::string>{"gateway"});
 }
 
 TEST(TopologyTest, EveryRoutedBackendIsAGatewayBackendWithHealth) {

@@ -46,12 +46,21 @@ nlohmann::json ClusterFixture::CliJson(const std::vector<std::string>& args,
   return j;
 }
 
-Status ClusterFixture::Start() {
+Status ClusterFixture::Start(const std::function<std::string(std::string)>& edit_cluster_toml) {
   int code = 0;
   auto init = CliJson({"cluster", "init", "--gateway-port", "0"}, nullptr, &code);
   if (code != 0) return Internal("cluster init failed: " + init.dump());
   admin_password_ = init.value("admin_password", "");
   gateway_ = init.value("gateway", "");
+  if (edit_cluster_toml) {
+    // An operator's edit of cluster.toml, then the re-signing it needs.
+    auto toml = ReadFile(home_ + "/cluster.toml", 1 << 20);
+    if (!toml.ok()) return toml.error();
+    CLOISTER_RETURN_IF_ERROR(
+        WriteFileAtomic(home_ + "/cluster.toml", edit_cluster_toml(*toml), 0644));
+    auto m = CliJson({"cluster", "manifest"}, nullptr, &code);
+    if (code != 0) return Internal("cluster manifest failed: " + m.dump());
+  }
   auto up = CliJson({"cluster", "up"}, nullptr, &code);
   started_ = true;
   if (code != 0) return Internal("cluster up failed: " + up.dump());

@@ -8,6 +8,7 @@
 //   auto r = c->Cli({"call", "echo", "--input", "data=" + path});
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,9 @@ class ClusterFixture {
   ~ClusterFixture();  // cluster down
 
   // init (ports chosen free) + up. The admin password is kept for tests.
-  Status Start();
+  // `edit_cluster_toml` (old text → new) edits cluster.toml after init,
+  // followed by `cluster manifest` (the re-signing an edit needs).
+  Status Start(const std::function<std::string(std::string)>& edit_cluster_toml = nullptr);
   Status Down();
 
   // Runs `cloister --home <home> args...`; `stdin_text` is piped in when set.

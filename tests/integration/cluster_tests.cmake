@@ -20,6 +20,15 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
     set_tests_properties(${t} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
   endforeach()
 
+  # Configuration is identity (issue 9, test 3): needs the manifest API.
+  add_executable(cluster_config_identity_test cluster_config_identity_test.cc)
+  target_link_libraries(cluster_config_identity_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_attestation GTest::gtest_main)
+  add_dependencies(cluster_config_identity_test cluster)
+  add_test(NAME cluster_config_identity_test COMMAND cluster_config_identity_test)
+  set_tests_properties(cluster_config_identity_test PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 300)
+
   # Bad input on every public method (issue 3, item 5).
   add_executable(cluster_badinput_test cluster_badinput_test.cc)
   target_link_libraries(cluster_badinput_test PRIVATE cloister_cluster_fixture cloister_sdk

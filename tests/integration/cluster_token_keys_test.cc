@@ -42,7 +42,14 @@ class ClusterTokenKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster_ = std::make_unique<ClusterFixture>();
-    Status st = cluster_->Start();
+    // Short tokens so a retired key is dropped soon; a signed setting of
+    // the cluster (auth's configuration), not a flag added at restart.
+    Status st = cluster_->Start([](std::string toml) {
+      const std::string from = "token_lifetime_s = 900";
+      if (auto pos = toml.find(from); pos != std::string::npos)
+        toml.replace(pos, from.size(), "token_lifetime_s = 30");
+      return toml;
+    });
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   void TearDown() override {
@@ -141,8 +148,8 @@ TEST_F(ClusterTokenKeysTest, RotatedKeysAreTrustedAndDroppedKeysAreNot) {
   auto old_session = LoginAccepted(std::chrono::seconds(10));
   ASSERT_TRUE(old_session.ok()) << old_session.error().ToString();
 
-  // Rotate, with short tokens so the retired key is dropped soon.
-  RestartAuth({"--rotate-signing-key", "--token-lifetime", "30"});
+  // Rotate (a one-shot action at start, not configuration).
+  RestartAuth({"--rotate-signing-key"});
   auto fresh = LoginAccepted(std::chrono::seconds(20));
   ASSERT_TRUE(fresh.ok()) << "a token signed by the rotated-in key was never accepted: "
                           << fresh.error().ToString();
@@ -154,7 +161,7 @@ TEST_F(ClusterTokenKeysTest, RotatedKeysAreTrustedAndDroppedKeysAreNot) {
   // rotation), a restarted auth no longer lists it; the gateway must drop
   // it too.
   std::this_thread::sleep_for(std::chrono::seconds(92));
-  RestartAuth({"--token-lifetime", "30"});
+  RestartAuth({});  // the same signed configuration, a fresh start
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(25);
   Status st = OkStatus();
   while (std::chrono::steady_clock::now() < deadline) {

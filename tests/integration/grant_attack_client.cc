@@ -10,6 +10,15 @@
 //                  key vault (audience "keyvault"), presented to exec
 //   no-cert        no client certificate at all (not an enclave)
 //   wrong-mac      level 1: a grant MACed under a guessed (random) secret
+// and, issue 9, a correct grant whose claim about the USER is not backed:
+//   forged-principal  names another user id, with the logged-in user's
+//                     real token as proof (a compromised gateway)
+//   no-proof          names the logged-in user, carries no auth proof
+//   rogue-proof       a token for that user signed by a key auth never
+//                     published (a rogue auth's token)
+//   service-principal names "service:gateway" on the public Call
+// With --auth/--login it first logs in at the real cloister-auth (as the
+// gateway does for a user) and sends that user's token as the proof.
 // At level 1 the grant is MACed under --cluster-secret if given (as the
 // gateway does), else sent with no MAC at all (a local attacker).
 // Built twice: registered as role "gateway" and as a wrong role.
@@ -25,22 +34,25 @@
 #include "proto/exec.grpc.pb.h"
 #include "proto/internal.pb.h"
 #include "services/common/grant_mac.h"
+#include "services/auth/token.h"
 #include "services/common/grant_verifier.h"
+#include "tests/support/gateway_sessions.h"
 
 using namespace cloister;
 
 namespace {
 
 // A grant signed with this enclave's attested key, with explicit times.
+testing::UserSession g_user;  // the logged-in user (empty without --login)
+
 std::string SignedGrantBytes(attestation::Enclave& e, const google::protobuf::Message& body,
                              const std::string& method, int64_t issued, int64_t expires,
                              const std::string& request_id,
                              const std::string& audience = "exec",
-                             const SecretBytes* guessed_secret = nullptr) {
-  internal::AccessGrant g;
+                             const SecretBytes* guessed_secret = nullptr,
+                             internal::AccessGrant g = testing::GrantFor(g_user)) {
   g.set_request_id(request_id);
   g.set_audience(audience);
-  g.set_principal("u-attacker");
   g.set_method(method);
   auto d = crypto::Sha256(AsBytes(services::DeterministicSerialize(body)));
   g.set_body_sha256(d.data(), d.size());
@@ -69,14 +81,17 @@ int Report(const grpc::Status& st, const api::CallResponse& resp) {
 
 int main(int argc, char** argv) {
   CLI::App app{std::string("grant attack client (") + CLOISTER_ATTACK_VARIANT + ")"};
-  std::string trust, role, target, mode = "valid", cluster_secret;
+  std::string trust, role, target, mode = "valid", cluster_secret, auth_addr, login;
   app.add_option("--trust", trust)->required();
   app.add_option("--role", role)->required();
   app.add_option("--target", target)->required();
   app.add_option("--cluster-secret", cluster_secret, "level 1: MAC grants with this secret");
+  app.add_option("--auth", auth_addr, "cloister-auth address to log in at");
+  app.add_option("--login", login, "USER:PASSWORD to log in as (the grants' user)");
   app.add_option("--mode", mode)->check(CLI::IsMember(
       {"valid", "no-grant", "wrong-method", "body-mismatch", "expired", "replay", "no-cert",
-       "wrong-audience", "wrong-mac"}));
+       "wrong-audience", "wrong-mac", "forged-principal", "no-proof", "rogue-proof",
+       "service-principal"}));
   CLI11_PARSE(app, argc, argv);
   InitLogging("grant-attack-client", {});
 
@@ -107,6 +122,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto& e = **enclave;
+  if (!login.empty()) {
+    testing::GatewaySessions sessions(
+        &e, grpc::CreateChannel(auth_addr, e.ChannelCredentials({"auth"})));
+    const size_t colon = login.find(':');
+    auto s = sessions.Login(login.substr(0, colon), login.substr(colon + 1));
+    if (!s.ok()) {
+      std::cerr << "login refused: " << s.error().ToString() << std::endl;
+      return 2;
+    }
+    g_user = *std::move(s);
+  }
   auto stub = api::Exec::NewStub(grpc::CreateChannel(target, e.ChannelCredentials({"exec"})));
   const int64_t now = attestation::NowUnixMs();
   const std::string id = crypto::RandomId();
@@ -135,6 +161,33 @@ int main(int argc, char** argv) {
   if (mode == "wrong-audience")
     return call(SignedGrantBytes(e, req, kCall, now, now + 10'000, id, "keyvault"));
   if (mode == "expired") return call(SignedGrantBytes(e, req, kCall, now - 40'000, now - 10'000, id));
+  if (mode == "forged-principal" || mode == "no-proof" || mode == "rogue-proof" ||
+      mode == "service-principal") {
+    internal::AccessGrant g = testing::GrantFor(g_user);
+    if (mode == "forged-principal") g.set_principal("u-victim-of-a-forged-grant");
+    if (mode == "no-proof") g.clear_auth_proof();
+    if (mode == "service-principal") {
+      g.set_principal("service:gateway");
+      g.clear_auth_proof();
+    }
+    if (mode == "rogue-proof") {
+      // What a rogue auth (its own key, not the cluster's) would sign.
+      auto key = crypto::PrivateKey::Generate(crypto::KeyType::kEd25519);
+      auto signer = auth::TokenSigner::Create(*std::move(key));
+      internal::TokenBody b;
+      b.set_version(auth::kTokenVersion);
+      b.set_token_id(crypto::RandomId());
+      b.set_user_id(g_user.user_id);
+      b.set_username(g_user.username);
+      b.add_roles(api::ROLE_USER);
+      b.add_roles(api::ROLE_ADMIN);
+      b.set_audience(auth::kTokenAudience);
+      b.set_issued_unix(now / 1000);
+      b.set_expires_unix(now / 1000 + 600);
+      g.set_auth_proof(*signer->Sign(b));
+    }
+    return call(SignedGrantBytes(e, req, kCall, now, now + 10'000, id, "exec", nullptr, g));
+  }
   // replay
   std::string g = SignedGrantBytes(e, req, kCall, now, now + 10'000, id);
   int first = call(g);

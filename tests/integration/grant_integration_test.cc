@@ -2,6 +2,12 @@
 // flawed access grant, a caller of the wrong role and a caller without an
 // attested certificate — each with its reason and an audit entry — and
 // serves a correctly granted call from the attested gateway role.
+// Issue 9, test 4: exec does not take even the attested gateway's word for
+// who the user is. A validly signed grant naming a user that the auth
+// proof does not support (another user's token, no token, a token of a
+// rogue auth's key, a service principal on a user method) is refused; the
+// proof is a real token from the real cloister-auth, whose keys exec
+// fetched itself over attested RA-TLS.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -19,12 +25,26 @@ class GrantIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     node_ = std::make_unique<AttestedNode>(
-        std::vector<std::pair<std::string, std::string>>{{"exec", CLOISTER_EXEC_BIN}, {"gateway", ATTACK_AS_GATEWAY}, {"test-client", ATTACK_AS_OTHER}},
+        std::vector<std::pair<std::string, std::string>>{
+            {"auth", CLOISTER_AUTH_BIN}, {"exec", CLOISTER_EXEC_BIN},
+            {"gateway", ATTACK_AS_GATEWAY}, {"test-client", ATTACK_AS_OTHER}},
         AttestedNodeOptions{.platform_binary = CLOISTER_PLATFORM_BIN});
     ASSERT_TRUE(node_->Start().ok());
+    const std::string pw_file = node_->dir() + "/admin-password";
+    ASSERT_TRUE(WriteFileAtomic(pw_file, std::string(kAdminPassword) + "\n", 0600).ok());
+    std::string auth_port = node_->dir() + "/auth.port";
+    auto a = Subprocess::Start({CLOISTER_AUTH_BIN, "--trust", node_->trust_path(), "--data-dir",
+                                node_->dir() + "/auth-data", "--port-file", auth_port,
+                                "--bootstrap-admin-password-file", pw_file},
+                               {.log_prefix = node_->dir() + "/auth"});
+    ASSERT_TRUE(a.ok());
+    auth_ = std::make_unique<Subprocess>(*std::move(a));
+    ASSERT_TRUE(WaitForFile(auth_port, 15s)) << auth_->Stderr();
+    auth_addr_ = "127.0.0.1:" + *ReadFile(auth_port);
     std::string port_file = node_->dir() + "/exec.port";
     auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
-                                node_->dir() + "/exec-data", "--port-file", port_file},
+                                node_->dir() + "/exec-data", "--port-file", port_file,
+                                "--auth-addr", auth_addr_},
                                {.log_prefix = node_->dir() + "/exec"});
     ASSERT_TRUE(p.ok());
     exec_ = std::make_unique<Subprocess>(*std::move(p));
@@ -33,14 +53,20 @@ class GrantIntegrationTest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     exec_.reset();
+    auth_.reset();
     node_.reset();
   }
 
+  // As the gateway role (logged in as admin at the real auth) unless
+  // another binary/role is given (then without a login: its role may not
+  // even reach auth).
   RunResult Attack(const std::string& mode, const std::string& bin = ATTACK_AS_GATEWAY,
                    const std::string& role = "gateway") {
-    auto r = RunProcess({bin, "--trust", node_->trust_path(), "--role", role, "--target", target_,
-                         "--mode", mode},
-                        30s);
+    std::vector<std::string> argv = {bin, "--trust", node_->trust_path(), "--role", role,
+                                     "--target", target_, "--mode", mode};
+    if (role == "gateway")
+      argv.insert(argv.end(), {"--auth", auth_addr_, "--login", std::string("admin:") + kAdminPassword});
+    auto r = RunProcess(argv, 30s);
     EXPECT_TRUE(r.ok());
     return r.ok() ? *r : RunResult{};
   }
@@ -56,14 +82,17 @@ class GrantIntegrationTest : public ::testing::Test {
     EXPECT_NE(Audit().find("\"reason\":\"" + reason + "\""), std::string::npos);
   }
 
+  static constexpr const char* kAdminPassword = "the test admin's long password";
   static std::unique_ptr<AttestedNode> node_;
-  static std::unique_ptr<Subprocess> exec_;
-  static std::string target_;
+  static std::unique_ptr<Subprocess> auth_, exec_;
+  static std::string target_, auth_addr_;
 };
 
 std::unique_ptr<AttestedNode> GrantIntegrationTest::node_;
+std::unique_ptr<Subprocess> GrantIntegrationTest::auth_;
 std::unique_ptr<Subprocess> GrantIntegrationTest::exec_;
 std::string GrantIntegrationTest::target_;
+std::string GrantIntegrationTest::auth_addr_;
 
 TEST_F(GrantIntegrationTest, ValidGrantFromAttestedGatewayRuns) {
   auto r = Attack("valid");
@@ -129,7 +158,8 @@ TEST_F(GrantIntegrationTest, CallerWithoutAttestedCertificateRefused) {
 TEST_F(GrantIntegrationTest, TlsHandshakeWithoutClientCertificateFailsInOpenSsl) {
   std::string port_file = node_->dir() + "/exec-info.port";
   auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
-                              node_->dir() + "/exec-info-data", "--port-file", port_file},
+                              node_->dir() + "/exec-info-data", "--port-file", port_file,
+                              "--auth-addr", auth_addr_},
                              {.log_prefix = node_->dir() + "/exec-info",
                               .env = {{"GRPC_VERBOSITY", "INFO"}}});
   ASSERT_TRUE(p.ok());
@@ -146,6 +176,23 @@ TEST_F(GrantIntegrationTest, TlsHandshakeWithoutClientCertificateFailsInOpenSsl)
   EXPECT_NE(p->Stderr().find("peer did not return a certificate"), std::string::npos)
       << p->Stderr();
   EXPECT_EQ(p->Stderr().find("peer presented no certificate"), std::string::npos) << p->Stderr();
+}
+
+// Issue 9, test 4.
+TEST_F(GrantIntegrationTest, GrantNamingAnotherUserThanItsProofRefused) {
+  ExpectRefused(Attack("forged-principal"), "AUTH_PROOF_PRINCIPAL_MISMATCH");
+}
+
+TEST_F(GrantIntegrationTest, GrantNamingAUserWithoutProofRefused) {
+  ExpectRefused(Attack("no-proof"), "AUTH_PROOF_MISSING");
+}
+
+TEST_F(GrantIntegrationTest, ProofSignedByARogueAuthKeyRefused) {
+  ExpectRefused(Attack("rogue-proof"), "AUTH_PROOF_INVALID");
+}
+
+TEST_F(GrantIntegrationTest, ServicePrincipalOnAUserMethodRefused) {
+  ExpectRefused(Attack("service-principal"), "PRINCIPAL_NOT_ALLOWED");
 }
 
 TEST_F(GrantIntegrationTest, EveryDecisionIsInAVerifiableAuditChain) {

@@ -21,17 +21,30 @@ class Level1GrantIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     node_ = std::make_unique<AttestedNode>(
-        std::vector<std::pair<std::string, std::string>>{{"exec", CLOISTER_EXEC_BIN},
+        std::vector<std::pair<std::string, std::string>>{{"auth", CLOISTER_AUTH_BIN},
+                                                         {"exec", CLOISTER_EXEC_BIN},
                                                          {"gateway", ATTACK_AS_GATEWAY}},
         AttestedNodeOptions{.security_level = 1, .platform_binary = CLOISTER_PLATFORM_BIN});
     auto st = node_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
     secret_ = node_->dir() + "/cluster.secret";
     ASSERT_TRUE(WriteFileAtomic(secret_, crypto::RandomBytes(32), 0600).ok());
+    const std::string pw_file = node_->dir() + "/admin-password";
+    ASSERT_TRUE(WriteFileAtomic(pw_file, std::string(kAdminPassword) + "\n", 0600).ok());
+    std::string auth_port = node_->dir() + "/auth.port";
+    auto a = Subprocess::Start({CLOISTER_AUTH_BIN, "--trust", node_->trust_path(), "--data-dir",
+                                node_->dir() + "/auth-data", "--port-file", auth_port,
+                                "--cluster-secret", secret_, "--bootstrap-admin-password-file",
+                                pw_file},
+                               {.log_prefix = node_->dir() + "/auth"});
+    ASSERT_TRUE(a.ok());
+    auth_ = std::make_unique<Subprocess>(*std::move(a));
+    ASSERT_TRUE(WaitForFile(auth_port, 15s)) << auth_->Stderr();
+    auth_addr_ = "127.0.0.1:" + *ReadFile(auth_port);
     std::string port_file = node_->dir() + "/exec.port";
     auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                                 node_->dir() + "/exec-data", "--port-file", port_file,
-                                "--cluster-secret", secret_},
+                                "--cluster-secret", secret_, "--auth-addr", auth_addr_},
                                {.log_prefix = node_->dir() + "/exec"});
     ASSERT_TRUE(p.ok());
     exec_ = std::make_unique<Subprocess>(*std::move(p));
@@ -40,13 +53,17 @@ class Level1GrantIntegrationTest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     exec_.reset();
+    auth_.reset();
     node_.reset();
   }
 
   RunResult Attack(const std::string& mode, bool with_secret) {
     std::vector<std::string> argv{ATTACK_AS_GATEWAY, "--trust", node_->trust_path(), "--role",
                                   "gateway", "--target", target_, "--mode", mode};
-    if (with_secret) argv.insert(argv.end(), {"--cluster-secret", secret_});
+    // Only a holder of the secret can log in at auth, too.
+    if (with_secret)
+      argv.insert(argv.end(), {"--cluster-secret", secret_, "--auth", auth_addr_, "--login",
+                               std::string("admin:") + kAdminPassword});
     auto r = RunProcess(argv, 30s);
     EXPECT_TRUE(r.ok());
     return r.ok() ? *r : RunResult{};
@@ -57,10 +74,13 @@ class Level1GrantIntegrationTest : public ::testing::Test {
     return a.ok() ? *a : "";
   }
 
+  static constexpr const char* kAdminPassword = "the level-1 admin's long password";
   static std::unique_ptr<AttestedNode> node_;
-  static std::unique_ptr<Subprocess> exec_;
-  static std::string target_, secret_;
+  static std::unique_ptr<Subprocess> auth_, exec_;
+  static std::string target_, secret_, auth_addr_;
 };
+std::unique_ptr<Subprocess> Level1GrantIntegrationTest::auth_;
+std::string Level1GrantIntegrationTest::auth_addr_;
 
 std::unique_ptr<AttestedNode> Level1GrantIntegrationTest::node_;
 std::unique_ptr<Subprocess> Level1GrantIntegrationTest::exec_;
@@ -86,10 +106,20 @@ TEST_F(Level1GrantIntegrationTest, DirectCallWithGuessedSecretRefused) {
   EXPECT_NE(r.out.find("FAILED 7 GRANT_MAC_INVALID"), std::string::npos) << r.out;
 }
 
+// Issue 9, test 4 at level 1: even a holder of the cluster secret (the
+// gateway's MAC key) cannot name a user that auth's proof does not back.
+TEST_F(Level1GrantIntegrationTest, MacedGrantNamingAnotherUserThanItsProofRefused) {
+  auto r = Attack("forged-principal", /*with_secret=*/true);
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAILED 7 AUTH_PROOF_PRINCIPAL_MISMATCH"), std::string::npos) << r.out;
+  auto rogue = Attack("rogue-proof", /*with_secret=*/true);
+  EXPECT_NE(rogue.out.find("FAILED 7 AUTH_PROOF_INVALID"), std::string::npos) << rogue.out;
+}
+
 TEST_F(Level1GrantIntegrationTest, ServiceWithoutClusterSecretRefusesToStart) {
   auto r = RunProcess({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                        node_->dir() + "/exec-nosecret", "--port-file",
-                       node_->dir() + "/nosecret.port"},
+                       node_->dir() + "/nosecret.port", "--auth-addr", auth_addr_},
                       30s);
   ASSERT_TRUE(r.ok());
   EXPECT_NE(r->exit_code, 0);
@@ -101,7 +131,7 @@ TEST_F(Level1GrantIntegrationTest, WorldReadableClusterSecretRefused) {
   ASSERT_TRUE(WriteFileAtomic(loose, crypto::RandomBytes(32), 0644).ok());
   auto r = RunProcess({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                        node_->dir() + "/exec-loose", "--port-file", node_->dir() + "/loose.port",
-                       "--cluster-secret", loose},
+                       "--cluster-secret", loose, "--auth-addr", auth_addr_},
                       30s);
   ASSERT_TRUE(r.ok());
   EXPECT_NE(r->exit_code, 0);

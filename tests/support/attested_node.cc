@@ -4,8 +4,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "attestation/enclave_config.h"
 #include "attestation/manifest.h"
 #include "attestation/platform/platform_state.h"
 #include "common/fs.h"
@@ -68,6 +72,8 @@ Status AttestedNode::Start() {
     const uint32_t svn = i < options_.svns.size() ? options_.svns[i] : 1;
     CLOISTER_ASSIGN_OR_RETURN(attestation::ManifestEntry e,
                               attestation::MakeManifestEntry(name, path, it->second, svn));
+    const auto& pinned = options_.pinned_roles;
+    e.set_any_config(std::find(pinned.begin(), pinned.end(), name) == pinned.end());
     *body_.add_entries() = e;
   }
   if (!options_.platform_binary.empty()) {
@@ -100,6 +106,32 @@ Status AttestedNode::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return DeadlineExceeded("platform socket did not appear: " + platform_->Stderr());
+}
+
+attestation::ManifestBody& AttestedNode::body_for(const std::string& manifest_file) {
+  if (manifest_file == "manifest.bin") return body_;
+  auto [it, fresh] = variants_.emplace(manifest_file, body_);
+  return it->second;
+}
+
+Status AttestedNode::PinConfig(const std::string& role, std::vector<std::string> argv,
+                               const std::string& manifest_file) {
+  argv.push_back("--print-config");
+  CLOISTER_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv, {.log_prefix = dir_ / ("print-config-" + role)}));
+  CLOISTER_ASSIGN_OR_RETURN(int code, p.Wait(std::chrono::seconds(30)));
+  if (code != 0) return Internal(argv.front() + " --print-config failed: " + p.Stderr());
+  // Take the text and recompute the id rather than trusting the printed one.
+  auto j = nlohmann::json::parse(p.Stdout(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j["text"].is_string())
+    return Internal("--print-config printed no configuration: " + p.Stdout());
+  const std::string text = j["text"].get<std::string>();
+  attestation::ManifestBody& body = body_for(manifest_file);
+  auto* ref = body.add_configs();
+  ref->set_role(role);
+  const crypto::Digest id = attestation::ConfigIdOfText(text);
+  ref->set_config_id(id.data(), id.size());
+  ref->set_text(text);
+  return WriteManifest(manifest_file, body, options_.threshold);
 }
 
 void AttestedNode::StopPlatform() {

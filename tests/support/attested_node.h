@@ -27,6 +27,9 @@ struct AttestedNodeOptions {
   // svn of each enclave, parallel to the enclave list (missing: 1). Entries
   // with the same name share one product id (several releases of a role).
   std::vector<uint32_t> svns;
+  // Roles whose configuration the manifest pins (PinConfig). Every other
+  // role's entries are any_config: test roles whose flags vary per test.
+  std::vector<std::string> pinned_roles;
 };
 
 class AttestedNode {
@@ -52,12 +55,23 @@ class AttestedNode {
   Status WriteManifest(const std::string& file, const attestation::ManifestBody& body, int signers);
   const attestation::ManifestBody& manifest_body() const { return body_; }
 
+  // Signs the configuration `argv` (a service command line) gives its
+  // binary into `manifest_file` (the main manifest by default): runs
+  // argv + --print-config, as `cloister cluster manifest` does, adds the
+  // ConfigReference for `role` and re-signs. Before that process starts.
+  Status PinConfig(const std::string& role, std::vector<std::string> argv,
+                   const std::string& manifest_file = "manifest.bin");
+  // The manifest body behind `manifest_file` as last written by PinConfig
+  // (the main body for "manifest.bin").
+  attestation::ManifestBody& body_for(const std::string& manifest_file);
+
  private:
   std::vector<std::pair<std::string, std::string>> enclaves_;
   AttestedNodeOptions options_;
   TempDir dir_;
   std::vector<crypto::PrivateKey> auditor_keys_;
   attestation::ManifestBody body_;
+  std::map<std::string, attestation::ManifestBody> variants_;  // PinConfig's other files
   std::optional<Subprocess> platform_;
 };
 

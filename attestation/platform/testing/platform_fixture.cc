@@ -95,6 +95,7 @@ Result<std::unique_ptr<PlatformHarness>> PlatformHarness::Create(std::vector<Man
   std::vector<std::string> paths;
   for (const auto& b : binaries) {
     CLOISTER_ASSIGN_OR_RETURN(ManifestEntry e, MakeManifestEntry(b.name, b.path, b.product_id, b.svn));
+    e.set_any_config(true);  // test binaries: their flags are not what these tests pin
     *body.add_entries() = e;
     paths.push_back(b.path);
   }

@@ -5,7 +5,7 @@ namespace cloister::gateway {
 
 Status AuditFilter::Record(const RequestContext& ctx, const Error* why) {
   services::AuditEntry e;
-  e.principal = ctx.principal.anonymous ? "anonymous" : ctx.principal.user_id;
+  e.principal = ctx.principal.anonymous() ? "anonymous" : ctx.principal.user_id();
   e.method = ctx.method;
   e.decision = why == nullptr ? "allow" : "deny";
   e.reason = why == nullptr ? "" : why->reason();

@@ -24,8 +24,7 @@ TEST(AuditFilterTest, RecordsAllowAndDenyAndFailsClosed) {
     AuditFilter f(log->get());
     RequestContext c;
     c.method = "Call";
-    c.principal.anonymous = false;
-    c.principal.user_id = "u-1";
+    c.principal = services::MakeCallerForTesting({.user_id = "u-1"});
     EXPECT_TRUE(f.OnRequest(c).ok());
     Error why = PermissionDenied("no", "ROLE_NOT_PERMITTED");
     EXPECT_TRUE(f.Record(c, &why).ok());

@@ -1,8 +1,11 @@
-// Authenticate: turns the "authorization" metadata into a Principal.
+// Authenticate: turns the "authorization" metadata into a Caller and the
+// auth proof the grant will carry (services verify it again themselves).
 //   (none)                → anonymous (authorize decides if that is enough)
 //   "Bearer <token>"      → verified locally (signature, audience, expiry,
 //                           revocation) by the CredentialCache
-//   "ApiKey <id>.<secret>"→ verified by cloister-auth, cached briefly
+//   "ApiKey <id>.<secret>"→ verified by cloister-auth, which returns a
+//                           short-lived proof (a token it signed); cached
+//                           briefly, the proof re-verified on every use
 // Anything else, or a bad credential → Unauthenticated with a reason.
 #pragma once
 
@@ -16,7 +19,7 @@ namespace cloister::gateway {
 class AuthenticateFilter final : public Filter {
  public:
   // Asks cloister-auth about an API key (never called for tokens).
-  using ApiKeyLookup = std::function<Result<Principal>(const std::string& api_key)>;
+  using ApiKeyLookup = std::function<Result<ApiKeyProof>(const std::string& api_key)>;
   using NowFn = std::function<int64_t()>;
   AuthenticateFilter(CredentialCache* cache, ApiKeyLookup lookup, NowFn now = nullptr);
   std::string_view name() const override { return "authenticate"; }

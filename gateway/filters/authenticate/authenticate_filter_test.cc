@@ -13,7 +13,7 @@ class AuthenticateFilterTest : public ::testing::Test {
  protected:
   AuthenticateFilterTest() {
     key_ = *crypto::PrivateKey::Generate(crypto::KeyType::kEd25519);
-    cache_.SetKeys({key_.public_key()});
+    cache_.identity().SetKeys({key_.public_key()});
   }
   std::string Token(const std::string& user_id, int64_t issued, int64_t expires,
                     std::string audience = auth::kTokenAudience) {
@@ -26,6 +26,18 @@ class AuthenticateFilterTest : public ::testing::Test {
     b.set_audience(audience);
     b.set_issued_unix(issued);
     b.set_expires_unix(expires);
+    return *auth::TokenSigner::Create(key_)->Sign(b);
+  }
+  std::string ApiKeyToken(const std::string& user_id, int64_t issued) {
+    internal::TokenBody b;
+    b.set_version(auth::kTokenVersion);
+    b.set_token_id("apikey:kid");
+    b.set_user_id(user_id);
+    b.set_username("bot");
+    b.add_roles(api::ROLE_USER);
+    b.set_audience(auth::kTokenAudience);
+    b.set_issued_unix(issued);
+    b.set_expires_unix(issued + 300);
     return *auth::TokenSigner::Create(key_)->Sign(b);
   }
   Status Auth(const std::string& header, RequestContext* out = nullptr) {
@@ -41,14 +53,13 @@ class AuthenticateFilterTest : public ::testing::Test {
   crypto::PrivateKey key_ = *crypto::PrivateKey::Generate(crypto::KeyType::kEd25519);
   CredentialCache cache_;
   AuthenticateFilter filter_{&cache_,
-                             [this](const std::string& k) -> Result<Principal> {
+                             [this](const std::string& k) -> Result<ApiKeyProof> {
                                ++lookups_;
                                if (k != "kid.secret") return Unauthenticated("bad key", "API_KEY_INVALID");
-                               Principal p;
-                               p.anonymous = false;
-                               p.user_id = "u-bot";
-                               p.roles = {api::ROLE_USER};
-                               return p;
+                               // What auth returns: a token it signed for the key's user
+                               // (issued after any revocation so far, as auth does).
+                               return ApiKeyProof{ApiKeyToken("u-bot", now_ + lookups_), "u-bot",
+                                                  now_ + 300};
                              },
                              [this] { return now_; }};
 };
@@ -56,14 +67,14 @@ class AuthenticateFilterTest : public ::testing::Test {
 TEST_F(AuthenticateFilterTest, NoHeaderIsAnonymous) {
   RequestContext c;
   EXPECT_TRUE(Auth("", &c).ok());
-  EXPECT_TRUE(c.principal.anonymous);
+  EXPECT_TRUE(c.principal.anonymous());
 }
 
 TEST_F(AuthenticateFilterTest, ValidTokenGivesPrincipal) {
   RequestContext c;
   ASSERT_TRUE(Auth("Bearer " + Token("u-1", now_ - 10, now_ + 600), &c).ok());
-  EXPECT_FALSE(c.principal.anonymous);
-  EXPECT_EQ(c.principal.user_id, "u-1");
+  EXPECT_FALSE(c.principal.anonymous());
+  EXPECT_EQ(c.principal.user_id(), "u-1");
   EXPECT_TRUE(c.principal.HasRole(api::ROLE_USER));
 }
 
@@ -92,7 +103,7 @@ TEST_F(AuthenticateFilterTest, RevokedTokenAndDisabledUserRefused) {
   RequestContext c;
   std::string t = Token("u-1", now_ - 10, now_ + 600);
   ASSERT_TRUE(Auth("Bearer " + t, &c).ok());
-  cache_.RevokeToken(c.principal.token_id);
+  cache_.RevokeToken(c.principal.token_id());
   EXPECT_EQ(Auth("Bearer " + t).error().reason(), "TOKEN_REVOKED");
   std::string t2 = Token("u-2", now_ - 10, now_ + 600);
   ASSERT_TRUE(Auth("Bearer " + t2).ok());
@@ -105,8 +116,9 @@ TEST_F(AuthenticateFilterTest, RevokedTokenAndDisabledUserRefused) {
 TEST_F(AuthenticateFilterTest, ApiKeysVerifiedRemotelyThenCached) {
   RequestContext c;
   ASSERT_TRUE(Auth("ApiKey kid.secret", &c).ok());
-  EXPECT_EQ(c.principal.user_id, "u-bot");
-  EXPECT_EQ(c.principal.via, "api-key");
+  EXPECT_EQ(c.principal.user_id(), "u-bot");
+  EXPECT_EQ(c.principal.via(), "api-key");
+  EXPECT_EQ(c.auth_proof.rfind("v1.", 0), 0u);  // the proof auth signed is forwarded
   ASSERT_TRUE(Auth("ApiKey kid.secret").ok());
   EXPECT_EQ(lookups_, 1);
   EXPECT_EQ(Auth("ApiKey kid.wrong").error().reason(), "API_KEY_INVALID");

@@ -26,10 +26,8 @@ RequestContext As(std::string method, std::vector<api::Role> roles, std::string 
   RequestContext c;
   c.method = std::move(method);
   if (!roles.empty()) {
-    c.principal.anonymous = false;
-    c.principal.user_id = "u-" + user;
-    c.principal.username = user;
-    c.principal.roles = std::move(roles);
+    c.principal = services::MakeCallerForTesting(
+        {.user_id = "u-" + user, .username = user, .roles = std::move(roles)});
   }
   return c;
 }

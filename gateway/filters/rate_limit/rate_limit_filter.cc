@@ -16,10 +16,10 @@ RateLimitFilter::RateLimitFilter(RateLimitPolicy policy, Clock clock)
 }
 
 Status RateLimitFilter::OnRequest(RequestContext& ctx) {
-  const bool anon = ctx.principal.anonymous;
+  const bool anon = ctx.principal.anonymous();
   // The peer is "ipv4:1.2.3.4:port": limit per address, not per connection.
   std::string peer = ctx.peer.substr(0, ctx.peer.rfind(':'));
-  const std::string key = anon ? "ip:" + peer : "u:" + ctx.principal.user_id;
+  const std::string key = anon ? "ip:" + peer : "u:" + ctx.principal.user_id();
   const double rate = anon ? policy_.anonymous_per_ip_rps : policy_.per_principal_rps;
   const double burst = anon ? policy_.anonymous_per_ip_burst : policy_.per_principal_burst;
   const double now = clock_();

@@ -15,14 +15,13 @@ TEST(RateLimitFilterTest, BucketRefillsAndKeysAreSeparate) {
   p.anonymous_per_ip_burst = 1;
   RateLimitFilter f(p, [&] { return now; });
   RequestContext alice;
-  alice.principal.anonymous = false;
-  alice.principal.user_id = "u-alice";
+  alice.principal = services::MakeCallerForTesting({.user_id = "u-alice"});
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(f.OnRequest(alice).ok());
   auto st = f.OnRequest(alice);
   EXPECT_EQ(st.code(), Code::kResourceExhausted);
   EXPECT_EQ(st.error().reason(), "RATE_LIMITED");
   RequestContext bob = alice;
-  bob.principal.user_id = "u-bob";
+  bob.principal = services::MakeCallerForTesting({.user_id = "u-bob"});
   EXPECT_TRUE(f.OnRequest(bob).ok());
   now += 0.5;  // one token back
   EXPECT_TRUE(f.OnRequest(alice).ok());

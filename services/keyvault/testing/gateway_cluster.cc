@@ -44,13 +44,16 @@ Status GatewayCluster::Start(bool lift_rate_limit) {
   // Every backend of the topology, then the gateway wired to all of them.
   const std::string bin_dir = std::filesystem::path(bins_.gateway).parent_path().string();
   std::vector<std::string> gateway_flags;
+  std::string auth_addr;  // auth starts first (topology order)
   for (const auto& spec : topology::Topology()) {
     if (!spec.is_gateway_backend()) continue;
     const std::string name(spec.name);
     std::vector<std::string> extra;
     if (name == "auth") extra = {"--bootstrap-admin-password-file", pw_file};
+    else extra = {"--auth-addr", auth_addr};  // each backend verifies auth proofs
     CLOISTER_ASSIGN_OR_RETURN(std::string addr,
                               StartService(name, bin_dir + "/" + spec.binary(), extra));
+    if (name == "auth") auth_addr = addr;
     gateway_flags.insert(gateway_flags.end(), {"--" + name + "-addr", addr});
   }
   std::string policy = gateway::Policy::ToToml(gateway::Policy::Default());
