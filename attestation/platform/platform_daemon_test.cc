@@ -2,6 +2,8 @@
 // processes: measurement by the kernel-reported pid, quotes, sealing keys,
 // the launch log, non-root callers, hostile bytes on the socket, restart.
 #include <gtest/gtest.h>
+
+#include "tests/support/ci_skip.h"
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -182,7 +184,7 @@ TEST_F(PlatformDaemonTest, LaunchLogRecordsExtenderAndReplaysToQuotedDigest) {
 }
 
 TEST_F(PlatformDaemonTest, NonRootClientIsMeasuredCorrectly) {
-  if (!IsRoot()) GTEST_SKIP() << "needs root to switch the client to uid 65534 (setpriv)";
+  if (!IsRoot()) { CLOISTER_SKIP_UNLESS_CI("needs root to switch the client to uid 65534 (setpriv)"); }
   // Issue 9: this used to hold for ANY local uid, which was the precondition
   // of the injection attack. Now only an allowed service account reaches
   // the platform (the default allows only the daemon's own uid; see
@@ -206,7 +208,7 @@ TEST_F(PlatformDaemonTest, NonRootClientIsMeasuredCorrectly) {
 }
 
 TEST_F(PlatformDaemonTest, NonRootDaemonWithoutCapabilityIsALevelOneDevFallbackOnly) {
-  if (!IsRoot()) GTEST_SKIP() << "needs root to run daemon and clients as uid 65534 (setpriv)";
+  if (!IsRoot()) { CLOISTER_SKIP_UNLESS_CI("needs root to run daemon and clients as uid 65534 (setpriv)"); }
   // Without CAP_SYS_PTRACE the daemon cannot read a non-dumpable peer's
   // /proc files. From level 2 it refuses to start (platform_trust_chain_test);
   // at level 1 (no attestation; enclaves do not harden) it runs, and can

@@ -7,6 +7,8 @@
 // accounts reach the socket; a launch-log flood stays inside its session
 // and the node keeps attesting; the daemon's CAP_SYS_PTRACE requirement.
 #include <gtest/gtest.h>
+
+#include "tests/support/ci_skip.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -37,7 +39,7 @@ const std::string kReportHex = HexEncode(AsBytes(std::string(64, 'r')));
 class TrustChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (ptrace, setpriv)";
+    if (::geteuid() != 0) { CLOISTER_SKIP_UNLESS_CI("needs root (ptrace, setpriv)"); }
     auto h = PlatformHarness::Create({{"test-client-a", kClientA, 7, 2},
                                       {"test-client-b", kClientB, 7, 1},
                                       {"platform-daemon-test", *SelfExePath(), 7, 2}});
@@ -109,7 +111,7 @@ TEST_F(TrustChainTest, LibraryPathToASwappedLibraryIsRefused) {
   const std::string dir = Tmp("swapped");
   ASSERT_TRUE(MakeDirs(dir, 0755).ok());
   auto libz = ReadFile("/lib/x86_64-linux-gnu/libz.so.1", 64u << 20);
-  if (!libz.ok()) GTEST_SKIP() << "no libz.so.1 at the Debian path";
+  if (!libz.ok()) { CLOISTER_SKIP_UNLESS_CI("no libz.so.1 at the Debian path"); }
   ASSERT_TRUE(WriteFileAtomic(dir + "/libz.so.1", *libz + std::string("\x01", 1), 0755).ok());
   ExpectNoQuoteNoKey({}, {"LD_LIBRARY_PATH=" + dir}, "MEASURE_LOADER_ENV");
 }
