@@ -49,6 +49,42 @@ grpc::Status BlockingUnary(grpc::GenericStub& stub, grpc::ClientContext* ctx,
 
 Reply Fail(const Status& st) { return {ToGrpcStatus(st), {}}; }
 
+// What a public client may see of a backend's failure (issue 11): the
+// services' own refusals (bad input, not found, permission, quota…) carry
+// messages written for users and pass through; transport and internal
+// failures carry gRPC's text — internal addresses, ports, TLS details — and
+// are replaced by a generic message with the request id (the full text is
+// logged for the operator).
+grpc::Status PublicStatus(const grpc::Status& s, const std::string& backend,
+                          const std::string& request_id) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::OK:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::CANCELLED:
+      return s;
+    default:
+      break;
+  }
+  LOG_WARN("backend call failed", {{"backend", backend}, {"request_id", request_id},
+                                   {"code", static_cast<int64_t>(s.error_code())},
+                                   {"detail", s.error_message()}});
+  const bool unavailable = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  return grpc::Status(s.error_code(),
+                      (unavailable ? "the " + backend + " service is unavailable; retry later"
+                                   : "internal error in the " + backend + " service") +
+                          " (request " + request_id + ")",
+                      unavailable ? "BACKEND_UNAVAILABLE" : "BACKEND_INTERNAL");
+}
+
 }  // namespace
 
 const std::vector<std::string>& PublicMethods() {
@@ -147,8 +183,9 @@ Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntr
   // The backend gets the bytes the grant's digest covers, not the client's:
   // one encoding, so no parser differential between gateway and backend.
   Reply r;
-  r.status = BlockingUnary(*stubs_.at(m.backend), &cctx, m.full_method,
-                           FromBytes(services::DeterministicSerialize(req)), &r.body);
+  r.status = PublicStatus(BlockingUnary(*stubs_.at(m.backend), &cctx, m.full_method,
+                                        FromBytes(services::DeterministicSerialize(req)), &r.body),
+                         m.backend, rc.request_id);
   return r;
 }
 

@@ -64,6 +64,21 @@ class ClusterRecoveryTest : public ::testing::Test {
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (svc == "exec") {
+      // Issue 11: a backend that is down is reported to the public client
+      // without internal addresses, ports or transport text.
+      auto c = Connect();
+      ASSERT_NE(c, nullptr);
+      ASSERT_TRUE(c->Login("carol", kCarolPassword).ok());
+      auto down = c->Call("echo", sdk::StringArguments{}, {{"data", "x"}});
+      ASSERT_FALSE(down.ok());
+      const std::string text = down.error().ToString();
+      EXPECT_EQ(down.error().code(), Code::kUnavailable) << text;
+      EXPECT_EQ(text.find("127.0.0.1"), std::string::npos) << text;
+      EXPECT_EQ(text.find("ipv4"), std::string::npos) << text;
+      EXPECT_EQ(text.find("connect"), std::string::npos) << text;
+      EXPECT_NE(text.find("exec service is unavailable"), std::string::npos) << text;
+    }
 
     RunResult up = cluster_->Cli({"cluster", "up"});
     ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
