@@ -152,6 +152,15 @@ Status Gateway::Admit(const grpc::ServerContextBase& ctx, const google::protobuf
   rc.request_id = crypto::RandomId();
   for (Filter* f : std::initializer_list<Filter*>{&authenticate_, &authorize_, &rate_limit_}) {
     Status st = f->OnRequest(rc);
+    if (!st.ok() && f == &authenticate_ && st.error().code() == Code::kUnauthenticated) {
+      // A bad credential costs its address a token like an anonymous call;
+      // past the limit the refusals are counted, and audited as one entry
+      // per second, so a flood buys neither work nor log growth.
+      if (Status limited = rate_limit_.ChargeFailedCredential(rc); !limited.ok()) {
+        if (!FloodAuditDue()) return limited;
+        st = limited;
+      }
+    }
     if (!st.ok()) {
       LOG_INFO("request denied", {{"method", rc.method}, {"filter", std::string(f->name())},
                                   {"reason", st.error().reason()}, {"peer", rc.peer}});
@@ -160,6 +169,18 @@ Status Gateway::Admit(const grpc::ServerContextBase& ctx, const google::protobuf
     }
   }
   return audit_.OnRequest(rc);
+}
+
+bool Gateway::FloodAuditDue() {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(flood_mu_);
+  ++flood_suppressed_;
+  if (now - flood_last_audit_ < std::chrono::seconds(1)) return false;
+  flood_last_audit_ = now;
+  LOG_WARN("bad-credential flood throttled",
+           {{"refused_since_last_entry", static_cast<int64_t>(flood_suppressed_)}});
+  flood_suppressed_ = 0;
+  return true;
 }
 
 Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,

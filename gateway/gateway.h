@@ -14,6 +14,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -91,6 +92,9 @@ class Gateway {
                      int timeout_ms);
   Status BackendHealth(const std::string& backend, int timeout_ms);
   Result<ApiKeyProof> LookupApiKey(const std::string& key);
+  // Whether a throttled bad-credential refusal should be audited now (one
+  // entry per second; the others are counted and logged).
+  bool FloodAuditDue();
 
   attestation::Enclave* enclave_;
   services::AuditLog* audit_log_;
@@ -103,6 +107,9 @@ class Gateway {
   AuthorizeFilter authorize_;
   RateLimitFilter rate_limit_;
   AuditFilter audit_;
+  std::mutex flood_mu_;
+  std::chrono::steady_clock::time_point flood_last_audit_{};
+  uint64_t flood_suppressed_ = 0;
   std::unique_ptr<services::AuthFollower> follower_;  // last: stops first
 };
 

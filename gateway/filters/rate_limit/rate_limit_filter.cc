@@ -15,17 +15,42 @@ RateLimitFilter::RateLimitFilter(RateLimitPolicy policy, Clock clock)
   }
 }
 
+namespace {
+// The peer is "ipv4:1.2.3.4:port": limit per address, not per connection.
+std::string Address(const std::string& peer) { return peer.substr(0, peer.rfind(':')); }
+}  // namespace
+
 Status RateLimitFilter::OnRequest(RequestContext& ctx) {
   const bool anon = ctx.principal.anonymous();
-  // The peer is "ipv4:1.2.3.4:port": limit per address, not per connection.
-  std::string peer = ctx.peer.substr(0, ctx.peer.rfind(':'));
-  const std::string key = anon ? "ip:" + peer : "u:" + ctx.principal.user_id();
-  const double rate = anon ? policy_.anonymous_per_ip_rps : policy_.per_principal_rps;
-  const double burst = anon ? policy_.anonymous_per_ip_burst : policy_.per_principal_burst;
+  const std::string key = anon ? "ip:" + Address(ctx.peer) : "u:" + ctx.principal.user_id();
+  return anon ? Take(key, policy_.anonymous_per_ip_rps, policy_.anonymous_per_ip_burst)
+              : Take(key, policy_.per_principal_rps, policy_.per_principal_burst);
+}
+
+Status RateLimitFilter::ChargeFailedCredential(const RequestContext& ctx) {
+  return Take("bad-credential:" + Address(ctx.peer), policy_.anonymous_per_ip_rps,
+              policy_.anonymous_per_ip_burst);
+}
+
+Status RateLimitFilter::Take(const std::string& key, double rate, double burst) {
   const double now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
-  if (buckets_.size() > 100'000) buckets_.clear();  // bounded memory under address spraying
-  auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst, now});
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= kMaxBuckets) {
+      // Evict idle buckets (refilled to their burst: forgetting them
+      // changes nothing), never the busy ones an attacker wants reset.
+      for (auto e = buckets_.begin(); e != buckets_.end();) {
+        const Bucket& b = e->second;
+        if (b.tokens + (now - b.last) * b.rate >= b.burst) e = buckets_.erase(e);
+        else ++e;
+      }
+      if (buckets_.size() >= kMaxBuckets)
+        return ResourceExhausted("too many clients are being rate limited; retry later",
+                                 "RATE_LIMITED");
+    }
+    it = buckets_.emplace(key, Bucket{burst, now, rate, burst}).first;
+  }
   Bucket& b = it->second;
   b.tokens = std::min(burst, b.tokens + (now - b.last) * rate);
   b.last = now;
