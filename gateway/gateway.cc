@@ -130,6 +130,24 @@ Reply Gateway::Handle(const grpc::ServerContextBase& ctx, const std::string& ful
   const rpc::MethodEntry* m = table_.Find(full_method);
   if (m == nullptr || !m->is_public())
     return Fail(Unimplemented("no public method " + full_method, "METHOD_UNKNOWN"));
+  // A large body is parsed only for a caller whose credential verified
+  // (issue 11): an anonymous or badly signed request costs the gateway at
+  // most kMaxUnauthenticatedRequestBytes of parsing.
+  if (request.Length() > kMaxUnauthenticatedRequestBytes) {
+    RequestContext probe;
+    probe.peer = ctx.peer();
+    probe.authorization = AuthorizationOf(ctx);
+    if (probe.authorization.empty())
+      return Fail(ResourceExhausted(
+          "requests without a credential are limited to " +
+              std::to_string(kMaxUnauthenticatedRequestBytes >> 10) + " KiB; sign in first",
+          "REQUEST_TOO_LARGE"));
+    if (Status st = authenticate_.OnRequest(probe); !st.ok()) {
+      if (st.error().code() == Code::kUnauthenticated)
+        (void)rate_limit_.ChargeFailedCredential(probe);
+      return Fail(st);
+    }
+  }
   std::unique_ptr<google::protobuf::Message> req(m->request().New());
   if (!req->ParseFromString(ToBytes(request)))
     return Fail(InvalidArgument(

@@ -30,6 +30,9 @@
 
 namespace cloister::gateway {
 
+// Above this size a request is parsed only once its credential verified.
+inline constexpr size_t kMaxUnauthenticatedRequestBytes = 1u << 20;
+
 // The public methods (short names); the policy may only name these.
 const std::vector<std::string>& PublicMethods();
 

@@ -123,12 +123,6 @@ std::string_view OperationName(Operation op) {
   return "unknown";
 }
 
-Result<Operation> ParseOperation(std::string_view name) {
-  for (const auto& e : kOpNames)
-    if (e.name == name) return e.op;
-  return InvalidArgument("unknown operation", reason::kOperationUnknown);
-}
-
 OpMask SupportedOps(KeyType t) {
   OpMask common = Bit(keyvault::OPERATION_DESCRIBE) | Bit(keyvault::OPERATION_EXPORT);
   switch (t) {

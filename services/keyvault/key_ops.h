@@ -54,9 +54,8 @@ Result<keyvault::KeyType> ParseKeyType(std::string_view name);
 bool IsSymmetric(keyvault::KeyType t);
 
 // "encrypt", "decrypt", "sign", "verify", "hmac", "verify-hmac", "rewrap",
-// "describe", "export". Parse: InvalidArgument [OPERATION_UNKNOWN].
+// "describe", "export".
 std::string_view OperationName(keyvault::Operation op);
-Result<keyvault::Operation> ParseOperation(std::string_view name);
 
 // Operations as a bitmask (bit = enum value), for storage and checks.
 using OpMask = uint32_t;

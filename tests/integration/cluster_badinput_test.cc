@@ -225,6 +225,39 @@ TEST_F(ClusterBadInputTest, OversizeMessagesRefused) {
   ExpectClusterHealthy();
 }
 
+// Issue 11: a large body is not parsed for a caller without a verified
+// credential: anonymous → REQUEST_TOO_LARGE, a forged token →
+// UNAUTHENTICATED, both before the gateway parses the 2 MiB.
+TEST_F(ClusterBadInputTest, LargeRequestsNeedAVerifiedCredentialFirst) {
+  api::LoginRequest login;
+  login.set_username("admin");
+  login.set_password(std::string(2 << 20, 'p'));
+  grpc::Status anon = Raw("Login", login.SerializeAsString(), /*with_token=*/false);
+  EXPECT_EQ(anon.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << anon.error_message();
+  EXPECT_EQ(anon.error_details(), "REQUEST_TOO_LARGE");
+  api::CallRequest big;
+  big.set_function("echo");
+  (*big.mutable_inputs())["data"] = std::string(2 << 20, 'x');
+  {
+    grpc::GenericStub stub(channel_);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer v1.forged.token");
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Slice slice(big.SerializeAsString());
+    grpc::ByteBuffer req(&slice, 1), resp;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, rpc::MethodTable::Get().FindPublic("Call")->full_method,
+                   grpc::StubOptions(), &req, &resp,
+                   [&](grpc::Status st) { done.set_value(std::move(st)); });
+    grpc::Status forged = done.get_future().get();
+    EXPECT_EQ(forged.error_code(), grpc::StatusCode::UNAUTHENTICATED) << forged.error_message();
+  }
+  // A signed-in user may still send it.
+  grpc::Status ok = Raw("Call", big.SerializeAsString());
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  ExpectClusterHealthy();
+}
+
 TEST_F(ClusterBadInputTest, NoTokenAndGarbageTokenRefused) {
   grpc::GenericStub stub(channel_);
   for (const std::string& header : {std::string(""), std::string("Bearer v1.garbage.garbage"),
