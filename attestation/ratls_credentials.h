@@ -121,17 +121,17 @@ class RaTlsCredentials {
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> grpc_provider_;
 
   mutable std::mutex mu_;
-  std::optional<crypto::Certificate> cert_;
-  std::shared_ptr<VerifyObserver> observer_;
+  std::optional<crypto::Certificate> cert_;  // guarded by mu_
+  std::shared_ptr<VerifyObserver> observer_;  // guarded by mu_
   std::shared_ptr<std::atomic<uint64_t>> accepted_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<std::atomic<uint64_t>> refused_ = std::make_shared<std::atomic<uint64_t>>(0);
 
   std::mutex peer_mu_;
-  std::map<std::string, std::pair<VerifiedPeer, int64_t>> peer_cache_;  // cert hash → (peer, until)
+  std::map<std::string, std::pair<VerifiedPeer, int64_t>> peer_cache_;  // cert hash → (peer, until); guarded by peer_mu_
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
-  bool stop_ = false;
+  bool stop_ = false;  // guarded by stop_mu_
   std::thread refresher_;
 };
 

@@ -111,8 +111,8 @@ class Gateway {
   RateLimitFilter rate_limit_;
   AuditFilter audit_;
   std::mutex flood_mu_;
-  std::chrono::steady_clock::time_point flood_last_audit_{};
-  uint64_t flood_suppressed_ = 0;
+  std::chrono::steady_clock::time_point flood_last_audit_{};  // guarded by flood_mu_
+  uint64_t flood_suppressed_ = 0;                           // guarded by flood_mu_
   std::unique_ptr<services::AuthFollower> follower_;  // last: stops first
 };
 

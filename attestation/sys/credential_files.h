@@ -37,7 +37,7 @@ class CredentialFiles {
   CredentialFiles(Key, std::string dir, int key_fd);
 
  private:
-  std::mutex mu_;
+  std::mutex mu_;  // guards everything below
   std::string dir_;
   std::string key_path_;
   std::string cert_path_;

@@ -72,6 +72,7 @@ class AuditLog {
  private:
   mutable std::mutex mu_;
   std::condition_variable synced_cv_;
+  // All below guarded by mu_ (path_, service_ and key_ are set once).
   uint64_t written_seq_ = 0;   // entries written (not yet necessarily synced)
   uint64_t synced_seq_ = 0;    // entries covered by a finished sync
   bool syncing_ = false;

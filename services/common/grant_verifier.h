@@ -107,7 +107,7 @@ class GrantVerifier {
   AuditLog* audit_;
   const IdentityVerifier* identity_;
   std::mutex mu_;
-  std::map<std::string, int64_t> seen_;  // request id → expiry
+  std::map<std::string, int64_t> seen_;  // request id → expiry; guarded by mu_
   std::atomic<uint64_t> admitted_{0};
 };
 

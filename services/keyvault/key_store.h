@@ -178,11 +178,11 @@ class KeyStore {
   // cache never goes back to a value older than the database's.
   std::mutex write_mu_;
   std::mutex meta_mu_;  // guards keys_ and grants_
-  std::map<std::string, KeyRecord, std::less<>> keys_;
-  std::map<std::string, std::vector<GrantRecord>, std::less<>> grants_;
+  std::map<std::string, KeyRecord, std::less<>> keys_;  // guarded by meta_mu_
+  std::map<std::string, std::vector<GrantRecord>, std::less<>> grants_;  // guarded by meta_mu_
   std::mutex mu_;  // guards cache_ and wrapping_
-  std::map<std::string, std::shared_ptr<const KeyMaterial>> cache_;  // "uid/version"
-  std::optional<crypto::PrivateKey> wrapping_;
+  std::map<std::string, std::shared_ptr<const KeyMaterial>> cache_;  // "uid/version"; guarded by mu_
+  std::optional<crypto::PrivateKey> wrapping_;  // guarded by mu_
 };
 
 }  // namespace cloister::keyvault_store

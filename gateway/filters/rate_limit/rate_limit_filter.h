@@ -38,7 +38,7 @@ class RateLimitFilter final : public Filter {
   RateLimitPolicy policy_;
   Clock clock_;
   std::mutex mu_;
-  std::map<std::string, Bucket> buckets_;
+  std::map<std::string, Bucket> buckets_;  // guarded by mu_
 };
 
 }  // namespace cloister::gateway
