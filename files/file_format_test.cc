@@ -145,7 +145,8 @@ TEST(FileFormatTest, HeaderClaimsAreAuthenticatedByTheChunks) {
   // chunk would be "final": the digest changes, so chunk 0 fails.
   auto h = *FileHeader::Decode(ByteView(blob).first(kHeaderSize));
   h.plaintext_length = kChunk;
-  Bytes forged(h.Encode().begin(), h.Encode().end());
+  const auto forged_header = h.Encode();
+  Bytes forged(forged_header.begin(), forged_header.end());
   forged.insert(forged.end(), blob.begin() + kHeaderSize, blob.begin() + kHeaderSize + kChunk + kTagSize);
   EXPECT_EQ(ReasonOf(Decrypt(key, forged)), reason::kChunkAuth);
   // The chunks of one file do not open under another file's header (ids
