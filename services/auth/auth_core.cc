@@ -263,9 +263,14 @@ Status AuthCore::RevokeUserWide(storage::Executor& ex, std::string_view user_id)
   int64_t now_ms = NowMs();
   // +1: tokens issued earlier in this same second are covered too.
   int64_t before = now_ms / 1000 + 1;
+  // Kept until every token it covers has expired: access tokens and the
+  // (longer-lived) proofs issued for API keys.
   CLOISTER_RETURN_IF_ERROR(store_->InsertRevocation(
       ex, {.user_id = std::string(user_id), .before_unix = before, .revoked_unix_ms = now_ms},
-      before + options_.token_lifetime_s + kTokenClockSkewSeconds));
+      before + std::max(options_.token_lifetime_s, kApiKeyProofLifetimeS) + kTokenClockSkewSeconds));
+  // A stolen session must not outlive a password change through an API key
+  // it minted (issue 11): the user's API keys go with every token.
+  CLOISTER_RETURN_IF_ERROR(store_->DeleteApiKeysOfUser(ex, user_id));
   return store_->RevokeAllSessions(ex, user_id);
 }
 

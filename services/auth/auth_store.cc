@@ -280,6 +280,10 @@ Result<int64_t> AuthStore::CountApiKeys(storage::Executor& ex, std::string_view 
   return (*row).GetInt(0);
 }
 
+Status AuthStore::DeleteApiKeysOfUser(storage::Executor& ex, std::string_view user_id) {
+  return ex.Execute("DELETE FROM api_keys WHERE user_id = ?", {S(user_id)});
+}
+
 // ---- login throttle ----
 
 Result<ThrottleRecord> AuthStore::GetThrottle(storage::Executor& ex, std::string_view username) {

@@ -126,6 +126,8 @@ class AuthStore {
                       int64_t now);
   Result<std::optional<ApiKeyRecord>> FindApiKey(storage::Executor& ex, std::string_view key_id);
   Result<int64_t> CountApiKeys(storage::Executor& ex, std::string_view user_id);
+  // Every API key of the user (password change, disable, delete).
+  Status DeleteApiKeysOfUser(storage::Executor& ex, std::string_view user_id);
 
   // ---- login throttle ----
   Result<ThrottleRecord> GetThrottle(storage::Executor& ex, std::string_view username);

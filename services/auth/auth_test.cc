@@ -534,9 +534,29 @@ TEST_F(AuthCoreTest, ApiKeys) {
   d.set_username("alice");
   d.set_disabled(true);
   ASSERT_TRUE(core_->DisableUser(admin_, d).ok());
-  EXPECT_EQ(core_->VerifyApiKey(forever.api_key()).error().reason(), auth_reason::kUserDisabled);
+  // Disabling revokes the user's API keys with every token (issue 11):
+  // re-enabling the user does not bring them back.
+  EXPECT_EQ(core_->VerifyApiKey(forever.api_key()).error().reason(), auth_reason::kInvalidApiKey);
+  d.set_disabled(false);
+  ASSERT_TRUE(core_->DisableUser(admin_, d).ok());
+  EXPECT_EQ(core_->VerifyApiKey(forever.api_key()).error().reason(), auth_reason::kInvalidApiKey);
   ASSERT_TRUE(core_->DeleteUser(admin_, "alice").ok());
   EXPECT_EQ(core_->VerifyApiKey(forever.api_key()).error().reason(), auth_reason::kInvalidApiKey);
+}
+
+// Issue 11: an API key minted with a stolen session does not survive the
+// owner's password change.
+TEST_F(AuthCoreTest, PasswordChangeRevokesApiKeys) {
+  api::CreateApiKeyRequest req;
+  req.set_description("minted by a thief");
+  auto key = core_->CreateApiKey(alice_, req);
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+  ASSERT_TRUE(core_->VerifyApiKey(key->api_key()).ok());
+  api::ChangePasswordRequest change;
+  change.set_old_password(kAlicePw);
+  change.set_new_password("alice's brand new password");
+  ASSERT_TRUE(core_->ChangePassword(alice_, change).ok());
+  EXPECT_EQ(core_->VerifyApiKey(key->api_key()).error().reason(), auth_reason::kInvalidApiKey);
 }
 
 TEST_F(AuthCoreTest, StateSurvivesRestart) {
