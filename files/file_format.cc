@@ -16,6 +16,14 @@ uint64_t GetBe(const uint8_t* in, int bytes) {
   return v;
 }
 
+Status CheckVersion(uint64_t version) {
+  if (version == kFormatVersion) return OkStatus();
+  return InvalidArgument("file format version " + std::to_string(version) +
+                             " is not supported (this reader knows version " +
+                             std::to_string(kFormatVersion) + ")",
+                         reason::kVersion);
+}
+
 }  // namespace
 
 uint64_t FileHeader::chunk_count() const {
@@ -46,11 +54,7 @@ std::array<uint8_t, kHeaderSize> FileHeader::Encode() const {
 }
 
 Status FileHeader::Validate() const {
-  if (version != kFormatVersion)
-    return InvalidArgument("file format version " + std::to_string(version) +
-                               " is not supported (this reader knows version " +
-                               std::to_string(kFormatVersion) + ")",
-                           reason::kVersion);
+  CLOISTER_RETURN_IF_ERROR(CheckVersion(version));
   if (chunk_size < kMinChunkSize || chunk_size > kMaxChunkSize)
     return InvalidArgument("chunk size " + std::to_string(chunk_size) + " is outside " +
                                std::to_string(kMinChunkSize) + ".." + std::to_string(kMaxChunkSize),
@@ -71,11 +75,7 @@ Result<FileHeader> FileHeader::Decode(ByteView b) {
   const uint64_t version = GetBe(b.data() + 8, 2);
   h.version = static_cast<uint16_t>(version);
   // The version first: a later format may lay out the rest differently.
-  if (h.version != kFormatVersion)
-    return InvalidArgument("file format version " + std::to_string(version) +
-                               " is not supported (this reader knows version " +
-                               std::to_string(kFormatVersion) + ")",
-                           reason::kVersion);
+  CLOISTER_RETURN_IF_ERROR(CheckVersion(version));
   if (GetBe(b.data() + 10, 2) != 0)
     return InvalidArgument("header flags are not zero (version 1 defines none)", reason::kHeader);
   h.chunk_size = static_cast<uint32_t>(GetBe(b.data() + 12, 4));

@@ -27,22 +27,6 @@
 namespace cloister::testing {
 namespace {
 
-std::vector<std::string> CmdlineOf(int pid) {
-  auto text = ReadFile("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
-  std::vector<std::string> argv;
-  if (!text.ok()) return argv;
-  std::string cur;
-  for (char c : *text) {
-    if (c == '\0') {
-      argv.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  return argv;
-}
-
 // argv with `flag`'s value replaced (or the pair appended).
 std::vector<std::string> WithFlag(std::vector<std::string> argv, const std::string& flag,
                                   const std::string& value) {
@@ -71,20 +55,19 @@ std::string FlagValue(const std::vector<std::string>& argv, const std::string& f
 class ClusterConfigIdentityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = new ClusterFixture();
+    cluster_ = std::make_unique<ClusterFixture>();
     Status st = cluster_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
+    cluster_.reset();
   }
 
   // The service's real command line, moved to a private data dir and port
   // so that nothing but the changed setting can make it differ... except
   // those two, which are configuration too (and named in the refusal).
   std::vector<std::string> Relocated(const std::string& svc) {
-    auto argv = CmdlineOf(cluster_->ServicePid(svc));
+    auto argv = ReadCmdline(cluster_->ServicePid(svc));
     EXPECT_FALSE(argv.empty()) << svc << " is not running";
     // Consumed at the first `cluster up` (and not configuration).
     argv = WithoutFlag(argv, "--bootstrap-admin-password-file");
@@ -100,9 +83,9 @@ class ClusterConfigIdentityTest : public ::testing::Test {
     return r.ok() ? *r : RunResult{};
   }
 
-  static ClusterFixture* cluster_;
+  static std::unique_ptr<ClusterFixture> cluster_;
 };
-ClusterFixture* ClusterConfigIdentityTest::cluster_ = nullptr;
+std::unique_ptr<ClusterFixture> ClusterConfigIdentityTest::cluster_;
 
 TEST_F(ClusterConfigIdentityTest, GenuineAuthWithAnotherDatabaseRefusesToStart) {
   auto argv = Relocated("auth");

@@ -22,22 +22,6 @@ namespace {
 
 constexpr const char* kPassword = "dora's password is long enough";
 
-std::vector<std::string> CmdlineOf(int pid) {
-  auto text = ReadFile("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
-  std::vector<std::string> argv;
-  if (!text.ok()) return argv;
-  std::string cur;
-  for (char c : *text) {
-    if (c == '\0') {
-      argv.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  return argv;
-}
-
 class ClusterTokenKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -69,7 +53,7 @@ class ClusterTokenKeysTest : public ::testing::Test {
   void RestartAuth(const std::vector<std::string>& extra) {
     int pid = cluster_->ServicePid("auth");
     ASSERT_GT(pid, 0);
-    std::vector<std::string> argv = CmdlineOf(pid);
+    std::vector<std::string> argv = ReadCmdline(pid);
     ASSERT_FALSE(argv.empty());
     if (base_argv_.empty()) {
       // The one-time admin bootstrap file was consumed by `cluster up`.

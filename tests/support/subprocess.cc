@@ -154,4 +154,20 @@ bool WaitForFile(const std::string& path, std::chrono::milliseconds timeout) {
   return false;
 }
 
+std::vector<std::string> ReadCmdline(int pid) {
+  auto text = ReadFile("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
+  std::vector<std::string> argv;
+  if (!text.ok()) return argv;
+  std::string cur;
+  for (char c : *text) {
+    if (c == '\0') {
+      argv.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  return argv;
+}
+
 }  // namespace cloister::testing

@@ -73,4 +73,7 @@ class TempDir {
 // Polls until `path` exists and is non-empty, or the timeout passes.
 bool WaitForFile(const std::string& path, std::chrono::milliseconds timeout);
 
+// The argv of a running process (/proc/<pid>/cmdline); empty if gone.
+std::vector<std::string> ReadCmdline(int pid);
+
 }  // namespace cloister::testing
