@@ -432,11 +432,18 @@ std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
   if (c.security_level < 2) argv.insert(argv.end(), {"--cluster-secret", ClusterSecretPath(p)});
   if (!s.storage.empty())
     argv.insert(argv.end(), {"--db", "sqlite://" + p.DataDir(svc) + "/" + std::string(s.storage)});
-  // Every service but auth itself checks auth proofs with auth's keys (the
-  // gateway reaches auth as one of its backends below).
-  if (svc != "auth" && !s.is_public()) argv.insert(argv.end(), {"--auth-addr", c.Address("auth")});
+  // One --<peer>-addr per service whose internal methods it may call (the
+  // method table's callers rule): auth for every enclave (its keys verify
+  // auth proofs), keyvault for storage. The gateway's backends come below.
+  if (!s.is_public())
+    for (const std::string& peer : rpc::MethodTable::Get().PeersOf(svc))
+      argv.insert(argv.end(), {"--" + peer + "-addr", c.Address(peer)});
   if (svc == "auth")
     argv.insert(argv.end(), {"--token-lifetime", std::to_string(c.auth_token_lifetime_s)});
+  if (svc == "storage")
+    argv.insert(argv.end(), {"--quota-bytes", std::to_string(c.storage_quota_bytes),
+                             "--quota-files", std::to_string(c.storage_quota_files),
+                             "--upload-ttl-s", std::to_string(c.storage_upload_ttl_s)});
   if (svc == "auth" && FileExists(p.admin_password))
     argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
   if (s.is_public()) {

@@ -52,6 +52,14 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
   CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.auth_token_lifetime_s,
                             cfg.GetInt("auth.token_lifetime_s", 900, 30, 24 * 3600));
+  CLOISTER_ASSIGN_OR_RETURN(c.storage_quota_bytes,
+                            cfg.GetInt("storage.quota_bytes", c.storage_quota_bytes, 0,
+                                       int64_t{1} << 50));
+  CLOISTER_ASSIGN_OR_RETURN(c.storage_quota_files,
+                            cfg.GetInt("storage.quota_files", c.storage_quota_files, 0, 100'000'000));
+  CLOISTER_ASSIGN_OR_RETURN(c.storage_upload_ttl_s,
+                            cfg.GetInt("storage.upload_ttl_s", c.storage_upload_ttl_s, 60,
+                                       30 * 86400));
   for (const auto& s : topology::Topology()) {
     if (s.is_platform() || s.is_public()) continue;
     const std::string name(s.name);
@@ -88,6 +96,12 @@ Status ClusterConfig::Save(const std::string& path) const {
     if (it->first == "auth")
       t += "# access token lifetime in seconds (30 .. 86400)\ntoken_lifetime_s = " +
            std::to_string(auth_token_lifetime_s) + "\n";
+    if (it->first == "storage")
+      t += "# per-user quota (ciphertext bytes, files) and how long an unfinished\n"
+           "# upload is kept before it is collected (seconds)\n"
+           "quota_bytes = " + std::to_string(storage_quota_bytes) + "\nquota_files = " +
+           std::to_string(storage_quota_files) + "\nupload_ttl_s = " +
+           std::to_string(storage_upload_ttl_s) + "\n";
     t += "\n";
   }
   return WriteFileAtomic(path, t, 0644);

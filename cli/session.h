@@ -51,6 +51,11 @@ struct ClusterConfig {
   std::string log_level = "info";
   // [auth] token_lifetime_s: access token lifetime (auth --token-lifetime).
   int64_t auth_token_lifetime_s = 900;
+  // [storage] quota_bytes / quota_files (per user) and upload_ttl_s (after
+  // which an unfinished upload is collected): cloister-storage's flags.
+  int64_t storage_quota_bytes = int64_t{10} << 30;
+  int64_t storage_quota_files = 10'000;
+  int64_t storage_upload_ttl_s = 86'400;
 
   // Where service `name` listens ("" if this cluster has no address for it
   // yet, e.g. a service added to the topology after `cluster init`).

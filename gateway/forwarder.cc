@@ -1,9 +1,12 @@
 // The generic entry point and its worker pool; see forwarder.h.
 //
 // gRPC's callback API owns each reactor: CreateReactor returns a new one and
-// the reactor deletes itself in OnDone. That is the one new/delete pair in
-// the gateway, required by the API and kept in this file.
+// the reactor deletes itself in OnDone. Those are the gateway's only
+// new/delete pairs, required by the API and kept in this file and
+// stream_relay.cc.
 #include "gateway/forwarder.h"
+
+#include "gateway/stream_relay.h"
 
 namespace cloister::gateway {
 namespace {
@@ -58,6 +61,11 @@ Forwarder::~Forwarder() {
 }
 
 grpc::ServerGenericBidiReactor* Forwarder::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
+  // Uploads and downloads are relayed message by message; every other call
+  // (unknown methods included: Handle refuses them) is one request, one reply.
+  const rpc::MethodEntry* m = rpc::MethodTable::Get().Find(ctx->method());
+  if (m != nullptr && m->is_public() && (m->client_streaming || m->server_streaming))
+    return new StreamRelay(ctx, this);
   return new UnaryReactor(ctx, this);
 }
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <future>
 
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include "common/crypto/random.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -49,12 +51,24 @@ grpc::Status BlockingUnary(grpc::GenericStub& stub, grpc::ClientContext* ctx,
 
 Reply Fail(const Status& st) { return {ToGrpcStatus(st), {}}; }
 
+}  // namespace
+
 // What a public client may see of a backend's failure (issue 11): the
 // services' own refusals (bad input, not found, permission, quota…) carry
 // messages written for users and pass through; transport and internal
 // failures carry gRPC's text — internal addresses, ports, TLS details — and
 // are replaced by a generic message with the request id (the full text is
 // logged for the operator).
+namespace {
+// A stable reason as the services write them: UPPER_SNAKE, ≤ 64 characters.
+bool IsReasonToken(const std::string& r) {
+  if (r.empty() || r.size() > 64) return false;
+  for (char ch : r)
+    if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_')) return false;
+  return true;
+}
+}  // namespace
+
 grpc::Status PublicStatus(const grpc::Status& s, const std::string& backend,
                           const std::string& request_id) {
   switch (s.error_code()) {
@@ -73,6 +87,17 @@ grpc::Status PublicStatus(const grpc::Status& s, const std::string& backend,
     default:
       break;
   }
+  // Data loss (stored state found altered or missing, e.g. ciphertext of
+  // the wrong size) keeps its code and reason, which name what the user can
+  // act on; its message may hold internal detail and is replaced.
+  if (s.error_code() == grpc::StatusCode::DATA_LOSS && IsReasonToken(s.error_details())) {
+    LOG_WARN("backend reported data loss", {{"backend", backend}, {"request_id", request_id},
+                                           {"detail", s.error_message()}});
+    return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                        "stored data in the " + backend + " service failed its integrity check (" +
+                            s.error_details() + ", request " + request_id + ")",
+                        s.error_details());
+  }
   LOG_WARN("backend call failed", {{"backend", backend}, {"request_id", request_id},
                                    {"code", static_cast<int64_t>(s.error_code())},
                                    {"detail", s.error_message()}});
@@ -84,8 +109,6 @@ grpc::Status PublicStatus(const grpc::Status& s, const std::string& backend,
                           " (request " + request_id + ")",
                       unavailable ? "BACKEND_UNAVAILABLE" : "BACKEND_INTERNAL");
 }
-
-}  // namespace
 
 const std::vector<std::string>& PublicMethods() {
   static const std::vector<std::string> kMethods = rpc::MethodTable::Get().PublicNames();
@@ -130,6 +153,21 @@ Reply Gateway::Handle(const grpc::ServerContextBase& ctx, const std::string& ful
   const rpc::MethodEntry* m = table_.Find(full_method);
   if (m == nullptr || !m->is_public())
     return Fail(Unimplemented("no public method " + full_method, "METHOD_UNKNOWN"));
+  if (m->client_streaming || m->server_streaming)  // the forwarder relays these (StreamRelay)
+    return Fail(Internal("streaming method " + full_method + " reached the unary path"));
+  auto req = ParseRequest(ctx, *m, request);
+  if (!req.ok()) return Fail(req.error());
+  if (m->backend == rpc::kGatewayBackend) return Health(ctx, **req);
+  RequestContext rc;
+  if (Status st = Admit(ctx, **req, m->name, rc); !st.ok()) return Fail(st);
+  Reply r = Forward(ctx, *m, **req, rc);
+  if (r.status.ok()) AfterSuccess(ctx, *m, **req, r.body);
+  return r;
+}
+
+Result<std::unique_ptr<google::protobuf::Message>> Gateway::ParseRequest(
+    const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
+    const grpc::ByteBuffer& request) {
   // A large body is parsed only for a caller whose credential verified
   // (issue 11): an anonymous or badly signed request costs the gateway at
   // most kMaxUnauthenticatedRequestBytes of parsing.
@@ -138,28 +176,70 @@ Reply Gateway::Handle(const grpc::ServerContextBase& ctx, const std::string& ful
     probe.peer = ctx.peer();
     probe.authorization = AuthorizationOf(ctx);
     if (probe.authorization.empty())
-      return Fail(ResourceExhausted(
+      return ResourceExhausted(
           "requests without a credential are limited to " +
               std::to_string(kMaxUnauthenticatedRequestBytes >> 10) + " KiB; sign in first",
-          "REQUEST_TOO_LARGE"));
+          "REQUEST_TOO_LARGE");
     if (Status st = authenticate_.OnRequest(probe); !st.ok()) {
       if (st.error().code() == Code::kUnauthenticated)
         (void)rate_limit_.ChargeFailedCredential(probe);
-      return Fail(st);
+      return st.error();
     }
   }
-  std::unique_ptr<google::protobuf::Message> req(m->request().New());
+  std::unique_ptr<google::protobuf::Message> req(m.request().New());
   if (!req->ParseFromString(ToBytes(request)))
-    return Fail(InvalidArgument(
-        "request to " + full_method + " is not a valid protobuf message of its type",
-        "REQUEST_MALFORMED"));
-  if (m->backend == rpc::kGatewayBackend) return Health(ctx, *req);
-  RequestContext rc;
-  if (Status st = Admit(ctx, *req, m->name, rc); !st.ok()) return Fail(st);
-  Reply r = Forward(ctx, *m, *req, rc);
-  if (r.status.ok()) AfterSuccess(ctx, *m, *req, r.body);
-  return r;
+    return InvalidArgument(
+        "request to " + m.full_method + " is not a valid protobuf message of its type",
+        "REQUEST_MALFORMED");
+  return req;
 }
+
+Result<StreamStart> Gateway::AdmitStream(const grpc::ServerContextBase& ctx,
+                                         const std::string& full_method,
+                                         const grpc::ByteBuffer& first,
+                                         grpc::ClientContext& backend_ctx) {
+  const rpc::MethodEntry* m = table_.Find(full_method);
+  if (m == nullptr || !m->is_public() || !(m->client_streaming || m->server_streaming))
+    return Unimplemented("no public streaming method " + full_method, "METHOD_UNKNOWN");
+  CLOISTER_ASSIGN_OR_RETURN(auto req, ParseRequest(ctx, *m, first));
+  RequestContext rc;
+  CLOISTER_RETURN_IF_ERROR(Admit(ctx, *req, m->name, rc));
+  // The grant covers the first message (its deterministic encoding, which
+  // is what the backend receives); the messages after it ride the same
+  // attested call, which only this gateway could have opened.
+  CLOISTER_RETURN_IF_ERROR(AttachUserGrant(*m, *req, rc, backend_ctx));
+  return StreamStart{m, services::DeterministicSerialize(*req), rc.request_id};
+}
+
+Status Gateway::CheckStreamMessage(const rpc::MethodEntry& m, const grpc::ByteBuffer& msg) const {
+  if (msg.Length() > kMaxStreamMessageBytes)
+    return InvalidArgument("a message of " + m.name + " is " + std::to_string(msg.Length()) +
+                               " bytes; the limit is " +
+                               std::to_string(kMaxStreamMessageBytes >> 20) + " MiB",
+                           "MESSAGE_TOO_LARGE");
+  // Parsed to refuse garbage here, with a clear error, instead of in the
+  // backend; forwarded as received (the backend checks every field again).
+  std::unique_ptr<google::protobuf::Message> parsed(m.request().New());
+  grpc::ByteBuffer copy(msg);  // shares the slices; the reader consumes its own view
+  grpc::ProtoBufferReader reader(&copy);
+  if (!parsed->ParseFromZeroCopyStream(&reader))
+    return InvalidArgument("a message of " + m.name + " is not a valid " +
+                               m.request().GetDescriptor()->name(),
+                           "REQUEST_MALFORMED");
+  return OkStatus();
+}
+
+grpc::GenericStub& Gateway::StubFor(const std::string& backend) { return *stubs_.at(backend); }
+
+bool Gateway::TryOpenStream() {
+  int open = open_streams_.load();
+  do {
+    if (open >= kMaxOpenStreams) return false;
+  } while (!open_streams_.compare_exchange_weak(open, open + 1));
+  return true;
+}
+
+void Gateway::CloseStream() { open_streams_.fetch_sub(1); }
 
 Status Gateway::Admit(const grpc::ServerContextBase& ctx, const google::protobuf::Message& req,
                       std::string_view method, RequestContext& rc) {
@@ -201,8 +281,8 @@ bool Gateway::FloodAuditDue() {
   return true;
 }
 
-Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
-                       const google::protobuf::Message& req, const RequestContext& rc) {
+Status Gateway::AttachUserGrant(const rpc::MethodEntry& m, const google::protobuf::Message& req,
+                                const RequestContext& rc, grpc::ClientContext& cctx) {
   internal::AccessGrant grant;
   grant.set_request_id(rc.request_id);
   grant.set_principal(rc.principal.anonymous() ? "anonymous" : rc.principal.user_id());
@@ -212,13 +292,15 @@ Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntr
   // The backend verifies who the user is itself, from auth's proof.
   grant.set_auth_proof(rc.auth_proof);
   for (const auto& r : rc.resources) grant.add_resource_ids(r);
+  return services::AttachGrant(cctx, *enclave_, m.backend, req, m.full_method, std::move(grant));
+}
+
+Reply Gateway::Forward(const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
+                       const google::protobuf::Message& req, const RequestContext& rc) {
   grpc::ClientContext cctx;
   cctx.set_deadline(std::min(ctx.deadline(), std::chrono::system_clock::now() +
                                                  std::chrono::milliseconds(kForwardTimeoutMs)));
-  if (Status st = services::AttachGrant(cctx, *enclave_, m.backend, req, m.full_method,
-                                            std::move(grant));
-      !st.ok())
-    return Fail(st);
+  if (Status st = AttachUserGrant(m, req, rc, cctx); !st.ok()) return Fail(st);
   // The backend gets the bytes the grant's digest covers, not the client's:
   // one encoding, so no parser differential between gateway and backend.
   Reply r;

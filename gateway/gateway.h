@@ -33,6 +33,11 @@ namespace cloister::gateway {
 // Above this size a request is parsed only once its credential verified.
 inline constexpr size_t kMaxUnauthenticatedRequestBytes = 1u << 20;
 
+// Largest message a stream (upload) may carry after its first one.
+inline constexpr size_t kMaxStreamMessageBytes = 8u << 20;
+// Streams open at once through one gateway (each holds a backend call).
+inline constexpr int kMaxOpenStreams = 64;
+
 // The public methods (short names); the policy may only name these.
 const std::vector<std::string>& PublicMethods();
 
@@ -51,6 +56,19 @@ struct Reply {
   grpc::Status status;
   grpc::ByteBuffer body;
 };
+
+// An admitted streaming call, ready to be relayed (gateway/stream_relay.h).
+struct StreamStart {
+  const rpc::MethodEntry* method;
+  std::string first;       // the first message as the backend must receive it
+  std::string request_id;
+};
+
+// What a public client may see of a backend's status: the services' own
+// refusals pass; transport and internal failures become a generic message
+// naming the backend and request id (the detail is logged).
+grpc::Status PublicStatus(const grpc::Status& s, const std::string& backend,
+                          const std::string& request_id);
 
 class Gateway {
  public:
@@ -76,7 +94,28 @@ class Gateway {
 
   CredentialCache& credentials() { return cache_; }
 
+  // Streaming calls (an upload: many request messages; a download: many
+  // responses). AdmitStream runs the whole pipeline on the first message,
+  // exactly as Handle does for a unary one, and attaches the grant for it
+  // to `backend_ctx`. Blocks; thread-safe.
+  Result<StreamStart> AdmitStream(const grpc::ServerContextBase& ctx,
+                                  const std::string& full_method, const grpc::ByteBuffer& first,
+                                  grpc::ClientContext& backend_ctx);
+  // Each later request message: size bound and a parse as its type.
+  Status CheckStreamMessage(const rpc::MethodEntry& m, const grpc::ByteBuffer& msg) const;
+  grpc::GenericStub& StubFor(const std::string& backend);
+  // A slot among kMaxOpenStreams; false when all are taken.
+  bool TryOpenStream();
+  void CloseStream();
+
  private:
+  // The size rule for unauthenticated callers, then a parse as m's request.
+  Result<std::unique_ptr<google::protobuf::Message>> ParseRequest(
+      const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
+      const grpc::ByteBuffer& request);
+  // Signs the grant for an admitted request and attaches it to `cctx`.
+  Status AttachUserGrant(const rpc::MethodEntry& m, const google::protobuf::Message& req,
+                         const RequestContext& rc, grpc::ClientContext& cctx);
   // Runs the pipeline for public method `method`; fills `rc`.
   Status Admit(const grpc::ServerContextBase& ctx, const google::protobuf::Message& req,
                std::string_view method, RequestContext& rc);
@@ -113,6 +152,7 @@ class Gateway {
   std::mutex flood_mu_;
   std::chrono::steady_clock::time_point flood_last_audit_{};  // guarded by flood_mu_
   uint64_t flood_suppressed_ = 0;                           // guarded by flood_mu_
+  std::atomic<int> open_streams_{0};
   std::unique_ptr<services::AuthFollower> follower_;  // last: stops first
 };
 

@@ -67,4 +67,14 @@ std::vector<const MethodEntry*> MethodTable::ServedBy(std::string_view backend) 
   return out;
 }
 
+std::vector<std::string> MethodTable::PeersOf(std::string_view role) const {
+  std::set<std::string> peers;
+  for (const auto& m : *methods_) {
+    if (!m.internal || m.backend == role) continue;
+    for (const auto& c : m.callers)
+      if (c == "*" || c == role) peers.insert(m.backend);
+  }
+  return {peers.begin(), peers.end()};
+}
+
 }  // namespace cloister::rpc

@@ -36,6 +36,12 @@ struct MethodEntry {
   std::vector<std::string> callers;
   const google::protobuf::Message& (*request)();   // default instance
   const google::protobuf::Message& (*response)();  // default instance
+  // Streaming direction (never both): the request is the first of many
+  // messages (an upload), or the response is (a download). The gateway's
+  // grant covers the first request message; the rest ride the same attested
+  // call.
+  bool client_streaming = false;
+  bool server_streaming = false;
 
   bool is_public() const { return !internal; }
   // The default policy's roles: declared, else kDefaultRoles.
@@ -63,6 +69,11 @@ class MethodTable {
   std::vector<std::string> PublicNames() const;
   // Every method `backend` serves (internal ones included).
   std::vector<const MethodEntry*> ServedBy(std::string_view backend) const;
+  // The services whose internal methods `role` may call (its callers rule
+  // names it, or "*"), other than itself, sorted: the peers an enclave of
+  // that role needs an address for (--<peer>-addr). Auth for every service,
+  // keyvault for storage (DestroyFileKey), ...
+  std::vector<std::string> PeersOf(std::string_view role) const;
 
   // "" when the table is consistent, else what is wrong.
   static std::string Check(const std::vector<MethodEntry>& methods);

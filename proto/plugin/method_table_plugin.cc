@@ -67,8 +67,11 @@ class MethodTableGenerator final : public pb::compiler::CodeGenerator {
         }
         for (int m = 0; m < svc->method_count(); ++m) {
           const pb::MethodDescriptor* md = svc->method(m);
-          if (md->client_streaming() || md->server_streaming()) {
-            *error = md->full_name() + ": streaming RPCs are not in the table yet";
+          // One direction may stream (upload: client, download: server);
+          // the gateway relays both kinds. Bidirectional calls have no use
+          // yet and no relay.
+          if (md->client_streaming() && md->server_streaming()) {
+            *error = md->full_name() + ": bidirectional streaming RPCs are not supported";
             return false;
           }
           const auto& rule = md->options().GetExtension(cloister::options::rule);
@@ -87,7 +90,9 @@ class MethodTableGenerator final : public pb::compiler::CodeGenerator {
                      "[]() -> const ::google::protobuf::Message& { return " +
                      CppName(md->input_type()->full_name()) + "::default_instance(); },\n       " +
                      "[]() -> const ::google::protobuf::Message& { return " +
-                     CppName(md->output_type()->full_name()) + "::default_instance(); }},\n";
+                     CppName(md->output_type()->full_name()) + "::default_instance(); },\n       " +
+                     (md->client_streaming() ? "true" : "false") + ", " +
+                     (md->server_streaming() ? "true" : "false") + "},\n";
         }
       }
     }

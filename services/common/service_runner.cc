@@ -7,6 +7,7 @@
 
 #include "attestation/sealing.h"
 #include "services/common/parse_error_interceptor.h"
+#include "proto/method_table.h"
 #include "services/topology/service_spec.h"
 #include "common/fs.h"
 #include "common/json_escape.h"
@@ -54,20 +55,34 @@ ServiceRunner::ServiceRunner(std::string role)
   }
   inbound_ = spec->caller_roles();
   public_port_ = spec->is_public();
-  // Every service checks auth proofs itself (the gateway names its auth
-  // as a backend; auth is the source).
-  if (role_ != "auth" && !public_port_)
-    app_.add_option("--auth-addr", auth_addr_,
-                    "cloister-auth address (host:port): its attested token keys verify "
-                    "every request's auth proof")
-        ->required();
+  // One required --<peer>-addr per service whose internal methods this role
+  // may call (the method table's callers rule): auth for every service (its
+  // attested token keys verify each request's auth proof), keyvault for
+  // storage, ... The gateway names its peers as backends instead.
+  if (!public_port_) {
+    for (const std::string& peer : rpc::MethodTable::Get().PeersOf(role_))
+      app_.add_option("--" + peer + "-addr", peer_addrs_[peer],
+                      "cloister-" + peer + " address (host:port)")
+          ->required();
+  }
+}
+
+std::shared_ptr<grpc::Channel> ServiceRunner::PeerChannel(const std::string& peer) {
+  auto it = peer_addrs_.find(peer);
+  if (it == peer_addrs_.end()) {
+    // A programming error: the method table gives this role no call to `peer`.
+    std::cerr << "cloister-" << role_ << ": no internal method of " << peer
+              << " lists this service among its callers" << std::endl;
+    std::abort();
+  }
+  return ChannelTo(it->second, peer);
 }
 
 const IdentityVerifier* ServiceRunner::FollowAuth() {
   if (identity_) return identity_.get();
   identity_ = std::make_unique<IdentityVerifier>();
   follower_ = std::make_unique<AuthFollower>(
-      identity_.get(), RemoteAuthSource(enclave_.get(), ChannelTo(auth_addr_, "auth")),
+      identity_.get(), RemoteAuthSource(enclave_.get(), PeerChannel("auth")),
       AuthFollowerOptions{});
   follower_->PollOnce();  // usually loads the keys before the first request
   follower_->Start();

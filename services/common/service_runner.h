@@ -64,7 +64,8 @@ class ServiceRunner {
 
   // The verifier of auth proofs for this service's GrantVerifier, kept
   // current from cloister-auth (--auth-addr, which every enclave service
-  // but auth and the gateway takes) by an AuthFollower started here.
+  // but auth and the gateway takes: see PeerChannel) by an AuthFollower
+  // started here.
   // After StartEnclave.
   const IdentityVerifier* FollowAuth();
 
@@ -72,6 +73,10 @@ class ServiceRunner {
   const std::string& role() const { return role_; }
   attestation::Enclave* enclave() { return enclave_.get(); }
   AuditLog* audit() { return audit_.get(); }
+  // Channel to the peer service `peer` at its --<peer>-addr (RA-TLS,
+  // expecting that role). Only peers the method table lets this role call
+  // have the flag (MethodTable::PeersOf); any other name aborts.
+  std::shared_ptr<grpc::Channel> PeerChannel(const std::string& peer);
   // Channel to another service (RA-TLS, expecting `peer_role`).
   std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
                                            const std::string& peer_role);
@@ -89,7 +94,7 @@ class ServiceRunner {
   bool log_json_ = false;
   std::string audit_sync_ = "always";
   bool public_port_ = false;
-  std::string auth_addr_;
+  std::map<std::string, std::string> peer_addrs_;  // --<peer>-addr values
   std::unique_ptr<attestation::Enclave> enclave_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<IdentityVerifier> identity_;

@@ -4,6 +4,7 @@
 // ids are unique, and the table's own rules hold.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "proto/method_table.h"
@@ -47,6 +48,42 @@ TEST(TopologyTest, EveryRoutedBackendIsAGatewayBackendWithHealth) {
     for (const auto* m : table.ServedBy(s.name)) health |= (m->name == "Health" && m->internal);
     EXPECT_TRUE(health) << s.name << " has no internal Health RPC in its proto";
   }
+}
+
+// An internal method's named callers must be allowed by its backend's
+// callers column (or the RA-TLS server would refuse them before the table's
+// rule is read), and each such caller gets a --<backend>-addr (PeersOf).
+TEST(TopologyTest, InternalCallersAreReachableAndArePeers) {
+  const auto& table = rpc::MethodTable::Get();
+  for (const auto& m : table.all()) {
+    if (!m.internal) continue;
+    const ServiceSpec* backend = FindService(m.backend);
+    ASSERT_NE(backend, nullptr) << m.full_method;
+    for (const auto& c : m.callers) {
+      if (c == "*") continue;
+      ASSERT_NE(FindService(c), nullptr) << m.full_method << " names unknown caller " << c;
+      EXPECT_TRUE(backend->CalledBy(c)) << m.full_method << ": " << m.backend
+                                        << "'s callers column lacks " << c;
+      auto peers = table.PeersOf(c);
+      EXPECT_NE(std::find(peers.begin(), peers.end(), m.backend), peers.end()) << c;
+    }
+  }
+  EXPECT_EQ(table.PeersOf("auth"), std::vector<std::string>{});
+  EXPECT_EQ(table.PeersOf("exec"), std::vector<std::string>{"auth"});
+  EXPECT_EQ(table.PeersOf("storage"), (std::vector<std::string>{"auth", "keyvault"}));
+}
+
+TEST(MethodTableTest, StreamingDirectionsComeFromTheProto) {
+  const auto& t = rpc::MethodTable::Get();
+  const auto* up = t.FindPublic("UploadChunks");
+  const auto* down = t.FindPublic("Download");
+  ASSERT_NE(up, nullptr);
+  ASSERT_NE(down, nullptr);
+  EXPECT_TRUE(up->client_streaming);
+  EXPECT_FALSE(up->server_streaming);
+  EXPECT_TRUE(down->server_streaming);
+  EXPECT_FALSE(down->client_streaming);
+  EXPECT_FALSE(t.FindPublic("Login")->client_streaming || t.FindPublic("Login")->server_streaming);
 }
 
 TEST(MethodTableTest, RulesRefuseAmbiguousOrBrokenTables) {

@@ -5,12 +5,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
 #include "common/crypto/random.h"
 #include "common/fs.h"
 #include "gateway/filters/authorize/policy.h"
+#include "proto/method_table.h"
 #include "services/topology/service_spec.h"
 
 namespace cloister::testing {
@@ -31,29 +33,32 @@ Result<std::string> GatewayCluster::StartService(const std::string& name, const 
 }
 
 Status GatewayCluster::Start(bool lift_rate_limit) {
-  node_ = std::make_unique<AttestedNode>(
-      std::vector<std::pair<std::string, std::string>>{{"auth", bins_.auth}, {"exec", bins_.exec},
-                                                       {"keyvault", bins_.keyvault},
-                                                       {"gateway", bins_.gateway}},
-      AttestedNodeOptions{.platform_binary = bins_.platform});
+  // Every enclave of the topology, from the gateway's build directory.
+  const std::string bin_dir = std::filesystem::path(bins_.gateway).parent_path().string();
+  std::vector<std::pair<std::string, std::string>> enclaves;
+  for (const auto& spec : topology::Topology())
+    if (!spec.is_platform()) enclaves.emplace_back(spec.name, bin_dir + "/" + spec.binary());
+  node_ = std::make_unique<AttestedNode>(std::move(enclaves),
+                                         AttestedNodeOptions{.platform_binary = bins_.platform});
   CLOISTER_RETURN_IF_ERROR(node_->Start());
   const std::string pw_file = node_->dir() + "/admin-password";
   password_ = "admin-" + crypto::RandomId();
   std::ofstream(pw_file) << password_;
   ::chmod(pw_file.c_str(), 0600);
   // Every backend of the topology, then the gateway wired to all of them.
-  const std::string bin_dir = std::filesystem::path(bins_.gateway).parent_path().string();
   std::vector<std::string> gateway_flags;
-  std::string auth_addr;  // auth starts first (topology order)
+  // Topology order starts every peer a service calls before it.
+  std::map<std::string, std::string> addrs;
   for (const auto& spec : topology::Topology()) {
     if (!spec.is_gateway_backend()) continue;
     const std::string name(spec.name);
     std::vector<std::string> extra;
     if (name == "auth") extra = {"--bootstrap-admin-password-file", pw_file};
-    else extra = {"--auth-addr", auth_addr};  // each backend verifies auth proofs
+    for (const std::string& peer : rpc::MethodTable::Get().PeersOf(name))
+      extra.insert(extra.end(), {"--" + peer + "-addr", addrs.at(peer)});
     CLOISTER_ASSIGN_OR_RETURN(std::string addr,
                               StartService(name, bin_dir + "/" + spec.binary(), extra));
-    if (name == "auth") auth_addr = addr;
+    addrs[name] = addr;
     gateway_flags.insert(gateway_flags.end(), {"--" + name + "-addr", addr});
   }
   std::string policy = gateway::Policy::ToToml(gateway::Policy::Default());
