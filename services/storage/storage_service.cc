@@ -1,0 +1,110 @@
+// cloister-storage's gRPC handlers; see storage_service.h.
+#include "services/storage/storage_service.h"
+
+#include "common/grpc_status.h"
+
+namespace cloister::storage_service {
+namespace {
+
+constexpr std::string_view kBackend = "/cloister.filestore.Storage/";
+
+std::string MethodPath(std::string_view method) {
+  return std::string(kBackend) + std::string(method);
+}
+
+}  // namespace
+
+template <typename Req, typename Resp, typename Fn>
+grpc::Status StorageService::Serve(grpc::ServerContext* ctx, const Req* req, Resp* resp,
+                                   std::string_view method, Fn fn) {
+  auto authz = verifier_->Admit(*ctx, *req, MethodPath(method));
+  if (!authz.ok()) {
+    core_->CountRefusal();
+    return ToGrpcStatus(authz.error());
+  }
+  Result<Resp> r = fn(authz->caller(), authz->request());
+  if (!r.ok()) return ToGrpcStatus(r.error());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+#define CLOISTER_STORAGE_SERVE(M)                                                              \
+  grpc::Status StorageService::M(grpc::ServerContext* ctx, const filestore::M##Request* req,  \
+                                 filestore::M##Response* resp) {                              \
+    return Serve(ctx, req, resp, #M, [this](const Caller& c, const filestore::M##Request& r) { \
+      return core_->M(c, r);                                                                  \
+    });                                                                                       \
+  }
+CLOISTER_STORAGE_SERVE(CreateUpload)
+CLOISTER_STORAGE_SERVE(GetUpload)
+CLOISTER_STORAGE_SERVE(CompleteUpload)
+CLOISTER_STORAGE_SERVE(AbortUpload)
+CLOISTER_STORAGE_SERVE(StatFile)
+CLOISTER_STORAGE_SERVE(ListFiles)
+CLOISTER_STORAGE_SERVE(DeleteFile)
+#undef CLOISTER_STORAGE_SERVE
+
+grpc::Status StorageService::UploadChunks(grpc::ServerContext* ctx,
+                                          grpc::ServerReader<filestore::UploadChunksRequest>* reader,
+                                          filestore::UploadChunksResponse* resp) {
+  filestore::UploadChunksRequest first;
+  if (!reader->Read(&first)) {
+    core_->CountRefusal();
+    return ToGrpcStatus(InvalidArgument("an upload stream needs at least one message",
+                                        reason::kEmptyStream));
+  }
+  auto authz = verifier_->Admit(*ctx, first, MethodPath("UploadChunks"));
+  if (!authz.ok()) {
+    core_->CountRefusal();
+    return ToGrpcStatus(authz.error());
+  }
+  auto stream = core_->OpenUploadStream(authz->caller(), authz->request());
+  if (!stream.ok()) return ToGrpcStatus(stream.error());
+  filestore::UploadChunksRequest next;
+  // Read returns false at the client's half-close and also when the call
+  // is cancelled or broken: either way Finish makes the received bytes
+  // durable, so the client resumes from GetUpload's `received`.
+  while (reader->Read(&next)) {
+    if (Status st = (*stream)->Append(next); !st.ok()) return ToGrpcStatus(st);
+  }
+  auto session = (*stream)->Finish();
+  if (!session.ok()) return ToGrpcStatus(session.error());
+  *resp->mutable_session() = *std::move(session);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::Download(grpc::ServerContext* ctx,
+                                      const filestore::DownloadRequest* req,
+                                      grpc::ServerWriter<filestore::DownloadResponse>* writer) {
+  auto authz = verifier_->Admit(*ctx, *req, MethodPath("Download"));
+  if (!authz.ok()) {
+    core_->CountRefusal();
+    return ToGrpcStatus(authz.error());
+  }
+  auto dl = core_->OpenDownload(authz->caller(), req->file_id(), req->offset());
+  if (!dl.ok()) return ToGrpcStatus(dl.error());
+  for (;;) {
+    auto piece = (*dl)->Next();
+    if (!piece.ok()) return ToGrpcStatus(piece.error());
+    if (!piece->has_value()) break;
+    // A failed write: the client went away; it resumes from an offset.
+    if (!writer->Write(**piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::Health(grpc::ServerContext* ctx,
+                                    const filestore::StorageHealthRequest* req,
+                                    filestore::StorageHealthResponse* resp) {
+  auto authz = verifier_->Admit(*ctx, *req, MethodPath("Health"));
+  if (!authz.ok()) {
+    core_->CountRefusal();
+    return ToGrpcStatus(authz.error());
+  }
+  resp->set_status("SERVING");
+  resp->set_security_level(security_level_);
+  for (const auto& [name, value] : core_->Counters()) (*resp->mutable_counters())[name] = value;
+  return grpc::Status::OK;
+}
+
+}  // namespace cloister::storage_service
