@@ -65,6 +65,26 @@ Bytes MaterialAad(const KeyRecord& key, uint32_t version) {
 
 constexpr std::string_view kWrappingAad = "cloister-keyvault/wrapping-key/v1";
 
+// The file-key sealing aad: binds the blob to its file id and owner, so a
+// swapped blob or an edited owner column fails to unseal.
+Bytes FileKeyAad(std::string_view file_id, std::string_view owner) {
+  std::string s = "cloister-keyvault/file-key/v1";
+  s.push_back('\0');
+  s += file_id;
+  s.push_back('\0');
+  s += owner;
+  return ToBytes(s);
+}
+
+Result<FileKeyRecord> RowToFileKey(const storage::Row& row) {
+  FileKeyRecord r;
+  CLOISTER_ASSIGN_OR_RETURN(r.file_id, row.GetText(0));
+  CLOISTER_ASSIGN_OR_RETURN(r.owner, row.GetText(1));
+  CLOISTER_ASSIGN_OR_RETURN(r.created_unix, row.GetInt(2));
+  CLOISTER_ASSIGN_OR_RETURN(r.sealed, row.GetBlob(3));
+  return r;
+}
+
 }  // namespace
 
 Result<Bytes> PlatformSealer::Seal(ByteView plaintext, ByteView aad) {
@@ -392,6 +412,45 @@ Result<crypto::PrivateKey> KeyStore::WrappingKey() {
       db_->Execute("INSERT INTO vault_meta (k, v) VALUES ('wrapping_key', ?)", {std::move(sealed)}));
   wrapping_ = k;
   return k;
+}
+
+Result<FileKeyRecord> KeyStore::PutFileKey(std::string_view file_id, std::string_view owner,
+                                           ByteView key, int64_t now) {
+  FileKeyRecord r{
+      .file_id = std::string(file_id), .owner = std::string(owner), .created_unix = now};
+  CLOISTER_ASSIGN_OR_RETURN(r.sealed, sealer_->Seal(key, FileKeyAad(file_id, owner)));
+  std::lock_guard write(write_mu_);
+  Status st = db_->Execute(
+      "INSERT INTO file_keys (file_id, owner_user_id, sealed, created_unix) VALUES (?,?,?,?)",
+      {r.file_id, r.owner, r.sealed, now});
+  // The primary key decides a race between two registrations of one id.
+  if (!st.ok() && st.code() == Code::kAlreadyExists)
+    return AlreadyExists("file " + r.file_id + " already has a key", reason::kFileKeyExists);
+  CLOISTER_RETURN_IF_ERROR(st);
+  return r;
+}
+
+Result<std::optional<FileKeyRecord>> KeyStore::GetFileKey(std::string_view file_id) {
+  CLOISTER_ASSIGN_OR_RETURN(
+      auto row, db_->QueryRow("SELECT file_id, owner_user_id, created_unix, sealed FROM file_keys "
+                              "WHERE file_id = ?",
+                              {std::string(file_id)}));
+  if (!row) return std::optional<FileKeyRecord>();
+  CLOISTER_ASSIGN_OR_RETURN(FileKeyRecord r, RowToFileKey(*row));
+  return std::optional<FileKeyRecord>(std::move(r));
+}
+
+Result<SecretBytes> KeyStore::UnsealFileKey(const FileKeyRecord& rec) {
+  return sealer_->Unseal(rec.sealed, FileKeyAad(rec.file_id, rec.owner));
+}
+
+Result<bool> KeyStore::DeleteFileKey(std::string_view file_id, std::string_view owner) {
+  std::lock_guard write(write_mu_);
+  CLOISTER_ASSIGN_OR_RETURN(
+      int64_t n,
+      db_->ExecuteChanges("DELETE FROM file_keys WHERE file_id = ? AND owner_user_id = ?",
+                          {std::string(file_id), std::string(owner)}));
+  return n > 0;
 }
 
 }  // namespace cloister::keyvault_store

@@ -19,6 +19,12 @@
 // The sealing aad binds key uid, version and type, so sealed blobs cannot be
 // swapped between rows either.
 //
+// File keys (table file_keys: the 32-byte key of one encrypted file, under
+// the format header's file id) are sealed the same way, with aad = file id
+// and owner: a blob moved to another row, or a row given another owner,
+// no longer opens [SEAL_AUTH_FAILED]. They are not cached: each read
+// unseals (a file key is read once per download, not per message).
+//
 // Metadata (key rows and grants) is cached in memory, write-through: every
 // write goes through this object under one writer mutex, so ONE keyvault
 // process per database is assumed (as the service runs). Grant expiry is
@@ -52,6 +58,7 @@ inline constexpr const char* kKeyNotFound = "KEY_NOT_FOUND";
 inline constexpr const char* kKeyExists = "KEY_ALREADY_EXISTS";
 inline constexpr const char* kVersionNotFound = "KEY_VERSION_NOT_FOUND";
 inline constexpr const char* kStoreInconsistent = "KEY_STORE_INCONSISTENT";
+inline constexpr const char* kFileKeyExists = "FILE_KEY_EXISTS";
 }  // namespace reason
 
 // Seals and unseals key material. The production one is PlatformSealer;
@@ -116,6 +123,15 @@ struct GrantRecord {
   int64_t created_unix = 0;
 };
 
+// One file key's row. `sealed` is the sealed key (opens only through
+// KeyStore::UnsealFileKey, for this file id and owner).
+struct FileKeyRecord {
+  std::string file_id;
+  std::string owner;
+  int64_t created_unix = 0;
+  Bytes sealed;
+};
+
 struct NewKey {
   std::string name;
   keyvault::KeyType type = keyvault::KEY_TYPE_UNSPECIFIED;
@@ -159,6 +175,19 @@ class KeyStore {
 
   // The vault's RSA-3072 import-wrapping key (generated and sealed on first use).
   Result<crypto::PrivateKey> WrappingKey();
+
+  // ---- file keys (no access checks here: KeyVaultCore makes them) ----
+  // Seals `key` for (file_id, owner) and inserts it. AlreadyExists
+  // [FILE_KEY_EXISTS] if the id has a key, whoever owns it.
+  Result<FileKeyRecord> PutFileKey(std::string_view file_id, std::string_view owner, ByteView key,
+                                   int64_t now);
+  // nullopt when the id has no key.
+  Result<std::optional<FileKeyRecord>> GetFileKey(std::string_view file_id);
+  // DataLoss [SEAL_AUTH_FAILED] if the blob was not sealed for this row's
+  // file id and owner (or by this binary).
+  Result<SecretBytes> UnsealFileKey(const FileKeyRecord& rec);
+  // Deletes the key of `file_id` only if `owner` owns it; true if a row went.
+  Result<bool> DeleteFileKey(std::string_view file_id, std::string_view owner);
 
   storage::Engine& engine() { return *db_; }
 

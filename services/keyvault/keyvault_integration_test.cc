@@ -3,7 +3,8 @@
 // "gateway" role, so it can sign grants for any principal exactly as the
 // gateway does, over mutual RA-TLS. Covers: round trips with openssl CLI
 // verification, access across users, restart durability, kill -9 during
-// rotation, a copied store opened by another binary, and bad input.
+// rotation, a copied store opened by another binary, bad input, and the
+// file-key RPCs (owner-only; DestroyFileKey refused to the gateway role).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -214,6 +215,38 @@ TEST_F(KeyVaultIntegrationTest, BadInputGetsClearErrorsAndServiceKeepsServing) {
   e.set_plaintext("fine");
   EXPECT_TRUE(KV(Encrypt, "u-alice", e, &er).ok());
   EXPECT_TRUE(kv_->Running());
+}
+
+// The file-key RPCs through the real binary and grant verifier: the owner
+// registers and reads, another user gets FILE_KEY_NOT_FOUND, and the
+// internal DestroyFileKey is refused to the gateway's role (only the
+// storage enclave may call it).
+TEST_F(KeyVaultIntegrationTest, FileKeysAreTheOwnersAndDestroyIsNotForTheGateway) {
+  const std::string id = HexEncode(crypto::RandomBytes(16));
+  const std::string key = ToString(crypto::RandomBytes(32));
+  keyvault::RegisterFileKeyRequest reg;
+  reg.set_file_id(id);
+  reg.set_file_key(key);
+  keyvault::RegisterFileKeyResponse regr;
+  ASSERT_TRUE(KV(RegisterFileKey, "u-alice", reg, &regr).ok());
+  keyvault::GetFileKeyRequest get;
+  get.set_file_id(id);
+  keyvault::GetFileKeyResponse getr;
+  ASSERT_TRUE(KV(GetFileKey, "u-alice", get, &getr).ok());
+  EXPECT_EQ(getr.file_key(), key);
+  EXPECT_EQ(Reason(KV(GetFileKey, "u-bob", get, &getr)), "FILE_KEY_NOT_FOUND");
+  keyvault::DestroyFileKeyRequest destroy;
+  destroy.set_file_id(id);
+  destroy.set_owner_user_id(regr.key().owner_user_id());
+  keyvault::DestroyFileKeyResponse destroyr;
+  // Refused at the attested-peer check: the gateway is not among its callers.
+  EXPECT_EQ(Reason(KV(DestroyFileKey, "u-alice", destroy, &destroyr)), "ROLE_NOT_ALLOWED");
+  keyvault::DeleteFileKeyRequest del;
+  del.set_file_id(id);
+  keyvault::DeleteFileKeyResponse delr;
+  EXPECT_EQ(Reason(KV(DeleteFileKey, "u-bob", del, &delr)), "FILE_KEY_NOT_FOUND");
+  ASSERT_TRUE(KV(DeleteFileKey, "u-alice", del, &delr).ok());
+  EXPECT_EQ(Reason(KV(GetFileKey, "u-alice", get, &getr)), "FILE_KEY_NOT_FOUND");
 }
 
 TEST_F(KeyVaultIntegrationTest, KeysSurviveRestartAndKillDuringRotation) {

@@ -81,23 +81,29 @@ Result<Resp> KeyVaultCore::Audited(const Caller& c, std::string_view op, Fn fn) 
     CLOISTER_RETURN_IF_ERROR(CheckCaller(c));
     return fn(t);
   }();
-  if (audit_ != nullptr) {
-    services::AuditEntry e;
-    e.principal = c.user_id().empty() ? "unknown" : c.user_id();
-    e.method = "keyvault." + std::string(op);
-    e.decision = r.ok() ? "allow" : "deny";
-    e.reason = r.ok() ? "" : (r.error().reason().empty() ? std::string(CodeName(r.code()))
-                                                          : r.error().reason());
-    e.request_id = c.request_id();
-    // Resources are HMAC'd by the log; the version rides along with the key.
-    if (!t.key.empty())
-      e.resources.push_back(t.version ? t.key + "@v" + std::to_string(t.version) : t.key);
-    if (Status st = audit_->Append(e); !st.ok()) {
-      LOG_ERROR("keyvault audit append failed; refusing the result", {{"error", st.ToString()}});
-      return Unavailable("audit log unavailable", reason::kAuditUnavailable);
-    }
-  }
+  CLOISTER_RETURN_IF_ERROR(Record(c, op, r.status(), t));
   return r;
+}
+
+Status KeyVaultCore::Record(const Caller& c, std::string_view op, const Status& outcome,
+                            const Trace& t) {
+  if (audit_ == nullptr) return OkStatus();
+  services::AuditEntry e;
+  e.principal = c.user_id().empty() ? "unknown" : c.user_id();
+  e.method = "keyvault." + std::string(op);
+  e.decision = outcome.ok() ? "allow" : "deny";
+  e.reason = outcome.ok() ? "" : (outcome.error().reason().empty()
+                                      ? std::string(CodeName(outcome.code()))
+                                      : outcome.error().reason());
+  e.request_id = c.request_id();
+  // Resources are HMAC'd by the log; the version rides along with the key.
+  if (!t.key.empty())
+    e.resources.push_back(t.version ? t.key + "@v" + std::to_string(t.version) : t.key);
+  if (Status st = audit_->Append(e); !st.ok()) {
+    LOG_ERROR("keyvault audit append failed; refusing the result", {{"error", st.ToString()}});
+    return Unavailable("audit log unavailable", reason::kAuditUnavailable);
+  }
+  return OkStatus();
 }
 
 Status KeyVaultCore::CheckCaller(const Caller& c) const {
@@ -766,6 +772,12 @@ CLOISTER_KV_SERVE(VerifyHmac)
 CLOISTER_KV_SERVE(GetWrappingKey)
 CLOISTER_KV_SERVE(ImportKey)
 CLOISTER_KV_SERVE(ExportKey)
+CLOISTER_KV_SERVE(RegisterFileKey)
+CLOISTER_KV_SERVE(GetFileKey)
+CLOISTER_KV_SERVE(DeleteFileKey)
+// Internal: the verifier admits only the attested storage enclave (the
+// method table's callers rule); the core checks the caller again.
+CLOISTER_KV_SERVE(DestroyFileKey)
 #undef CLOISTER_KV_SERVE
 
 grpc::Status KeyVaultService::Health(grpc::ServerContext* ctx,

@@ -15,6 +15,10 @@
 // describe every key's metadata but not use keys. Every call is audited
 // (principal, key, version, operation, outcome; never data or key material)
 // and a failed audit write fails the call.
+//
+// File keys (RegisterFileKey, GetFileKey, DeleteFileKey, DestroyFileKey;
+// defined in file_keys.cc, rules in file_keys.h): readable by their owner
+// only; anyone else, admins included, gets FILE_KEY_NOT_FOUND.
 #pragma once
 
 #include <functional>
@@ -105,14 +109,36 @@ class KeyVaultCore {
   Result<keyvault::ImportKeyResponse> ImportKey(const Caller& c, const keyvault::ImportKeyRequest& r);
   Result<keyvault::ExportKeyResponse> ExportKey(const Caller& c, const keyvault::ExportKeyRequest& r);
 
+  // File keys (file_keys.cc). Register: INVALID_ARGUMENT [FILE_ID_INVALID,
+  // FILE_KEY_INVALID], ALREADY_EXISTS [FILE_KEY_EXISTS]. Get/Delete: owner
+  // only, NOT_FOUND [FILE_KEY_NOT_FOUND] for everyone else. Destroy: the
+  // storage service only (PERMISSION_DENIED [NOT_STORAGE_SERVICE]).
+  Result<keyvault::RegisterFileKeyResponse> RegisterFileKey(
+      const Caller& c, const keyvault::RegisterFileKeyRequest& r);
+  Result<keyvault::GetFileKeyResponse> GetFileKey(const Caller& c,
+                                                  const keyvault::GetFileKeyRequest& r);
+  Result<keyvault::DeleteFileKeyResponse> DeleteFileKey(const Caller& c,
+                                                        const keyvault::DeleteFileKeyRequest& r);
+  Result<keyvault::DestroyFileKeyResponse> DestroyFileKey(const Caller& c,
+                                                          const keyvault::DestroyFileKeyRequest& r);
+
  private:
   // What one call touched, for its audit entry.
   struct Trace {
     std::string key;
     uint32_t version = 0;
   };
+  // Runs `fn` for a user caller (CheckCaller) and audits the outcome.
   template <typename Resp, typename Fn>
   Result<Resp> Audited(const Caller& c, std::string_view op, Fn fn);
+  // The same for the file-key calls, whose callers `check` admits
+  // (file_keys.cc: users, or the storage service for DestroyFileKey).
+  template <typename Resp, typename Fn>
+  Result<Resp> AuditedFileCall(const Caller& c, std::string_view op,
+                               Status (*check)(const Caller&), Fn fn);
+  // Appends the audit entry of one call; Unavailable [AUDIT_UNAVAILABLE]
+  // when it cannot be written (the call's result is then withheld).
+  Status Record(const Caller& c, std::string_view op, const Status& outcome, const Trace& t);
   Status CheckCaller(const Caller& c) const;
   // Loads `name` and checks that `c` may do `op` on it
   // (OPERATION_UNSPECIFIED = owner-only management).
@@ -163,6 +189,10 @@ class KeyVaultService final : public keyvault::KeyVault::Service {
   CLOISTER_KV_METHOD(GetWrappingKey)
   CLOISTER_KV_METHOD(ImportKey)
   CLOISTER_KV_METHOD(ExportKey)
+  CLOISTER_KV_METHOD(RegisterFileKey)
+  CLOISTER_KV_METHOD(GetFileKey)
+  CLOISTER_KV_METHOD(DeleteFileKey)
+  CLOISTER_KV_METHOD(DestroyFileKey)
 #undef CLOISTER_KV_METHOD
   grpc::Status Health(grpc::ServerContext* ctx, const keyvault::KeyVaultHealthRequest* req,
                       keyvault::KeyVaultHealthResponse* resp) override;

@@ -13,7 +13,9 @@ namespace cloister::keyvault_store {
 // key_versions.sealed: the platform-sealed key material (never plaintext).
 // grants: ops is a bitmask of keyvault.Operation values; expires_unix 0 = never.
 // vault_meta: the sealed import-wrapping key.
-inline constexpr std::array<storage::Migration, 1> kKeyVaultMigrations = {{
+// file_keys (2): one sealed AES-256-GCM key per encrypted file (the format
+// header's file id); the seal's aad binds file id and owner (key_store.cc).
+inline constexpr std::array<storage::Migration, 2> kKeyVaultMigrations = {{
     {1, "keyvault: keys, versions, grants", R"sql(
 CREATE TABLE keys (
   name TEXT PRIMARY KEY,
@@ -51,6 +53,15 @@ CREATE TABLE vault_meta (
   k TEXT PRIMARY KEY,
   v BLOB NOT NULL
 );
+)sql"},
+    {2, "keyvault: file keys", R"sql(
+CREATE TABLE file_keys (
+  file_id TEXT PRIMARY KEY,
+  owner_user_id TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  created_unix INTEGER NOT NULL
+);
+CREATE INDEX file_keys_by_owner ON file_keys(owner_user_id);
 )sql"},
 }};
 

@@ -1,0 +1,145 @@
+// cloister-keyvault's file keys: the KeyVaultCore methods of
+// RegisterFileKey, GetFileKey, DeleteFileKey and DestroyFileKey (rules in
+// file_keys.h, storage in key_store.h).
+#include "services/keyvault/file_keys.h"
+
+#include "common/logging.h"
+#include "services/keyvault/keyvault_service.h"
+
+namespace cloister::keyvault_service {
+namespace {
+
+constexpr size_t kMaxOwnerLength = 128;
+
+Error FileKeyNotFound() {
+  // The same answer whether the id is absent or another user's key, so
+  // nobody learns which file ids exist.
+  return NotFound("no key for this file (or no access to it)", reason::kFileKeyNotFound);
+}
+
+// A file key belongs to a user; anonymous and service callers own none.
+Status UserCaller(const Caller& c) {
+  if (c.kind() != Caller::Kind::kUser)
+    return Unauthenticated("file keys need an authenticated user", reason::kUnauthenticated);
+  return OkStatus();
+}
+
+Status StorageCaller(const Caller& c) {
+  if (!IsStorageService(c))
+    return PermissionDenied("only the storage service destroys file keys", reason::kNotStorage);
+  return OkStatus();
+}
+
+std::string Resource(std::string_view file_id) { return "file:" + std::string(file_id); }
+
+void SetInfo(const keyvault_store::FileKeyRecord& rec, keyvault::FileKeyInfo* out) {
+  out->set_file_id(rec.file_id);
+  out->set_owner_user_id(rec.owner);
+  out->set_created_unix(rec.created_unix);
+}
+
+}  // namespace
+
+Status ValidateFileId(std::string_view id) {
+  bool ok = id.size() == kFileIdHexLength;
+  for (char ch : id) ok = ok && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+  if (!ok)
+    return InvalidArgument("a file id is 32 lowercase hex digits (the file header's id)",
+                           reason::kFileIdInvalid);
+  return OkStatus();
+}
+
+bool IsStorageService(const services::Caller& c) {
+  return c.is_service() && c.user_id() == kStoragePrincipal;
+}
+
+template <typename Resp, typename Fn>
+Result<Resp> KeyVaultCore::AuditedFileCall(const Caller& c, std::string_view op,
+                                           Status (*check)(const Caller&), Fn fn) {
+  Trace t;
+  Result<Resp> r = [&]() -> Result<Resp> {
+    CLOISTER_RETURN_IF_ERROR(check(c));
+    return fn(t);
+  }();
+  CLOISTER_RETURN_IF_ERROR(Record(c, op, r.status(), t));
+  return r;
+}
+
+Result<keyvault::RegisterFileKeyResponse> KeyVaultCore::RegisterFileKey(
+    const Caller& c, const keyvault::RegisterFileKeyRequest& r) {
+  return AuditedFileCall<keyvault::RegisterFileKeyResponse>(
+      c, "RegisterFileKey", UserCaller, [&](Trace& t) -> Result<keyvault::RegisterFileKeyResponse> {
+        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
+        t.key = Resource(r.file_id());
+        if (r.file_key().size() != kFileKeyLength)
+          return InvalidArgument(
+              "a file key is 32 bytes, got " + std::to_string(r.file_key().size()),
+              reason::kFileKeyInvalid);
+        // An existing id is refused whoever owns it: the id is the file's
+        // name in storage, so a second key under it would be a takeover.
+        CLOISTER_ASSIGN_OR_RETURN(auto rec, store_->PutFileKey(r.file_id(), c.user_id(),
+                                                               AsBytes(r.file_key()), clock_()));
+        keyvault::RegisterFileKeyResponse resp;
+        SetInfo(rec, resp.mutable_key());
+        return resp;
+      });
+}
+
+Result<keyvault::GetFileKeyResponse> KeyVaultCore::GetFileKey(
+    const Caller& c, const keyvault::GetFileKeyRequest& r) {
+  return AuditedFileCall<keyvault::GetFileKeyResponse>(
+      c, "GetFileKey", UserCaller, [&](Trace& t) -> Result<keyvault::GetFileKeyResponse> {
+        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
+        t.key = Resource(r.file_id());
+        CLOISTER_ASSIGN_OR_RETURN(auto rec, store_->GetFileKey(r.file_id()));
+        // Owner only: an admin manages files by id in storage but never
+        // reads their keys (separation of duties, as for named keys).
+        if (!rec || rec->owner != c.user_id()) return FileKeyNotFound();
+        CLOISTER_ASSIGN_OR_RETURN(SecretBytes key, store_->UnsealFileKey(*rec));
+        keyvault::GetFileKeyResponse resp;
+        SetInfo(*rec, resp.mutable_key());
+        resp.set_file_key(key.data(), key.size());
+        return resp;
+      });
+}
+
+Result<keyvault::DeleteFileKeyResponse> KeyVaultCore::DeleteFileKey(
+    const Caller& c, const keyvault::DeleteFileKeyRequest& r) {
+  return AuditedFileCall<keyvault::DeleteFileKeyResponse>(
+      c, "DeleteFileKey", UserCaller, [&](Trace& t) -> Result<keyvault::DeleteFileKeyResponse> {
+        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
+        t.key = Resource(r.file_id());
+        // The owner condition is in the DELETE itself, so a non-owner can
+        // remove nothing and learns nothing (the same NOT_FOUND).
+        CLOISTER_ASSIGN_OR_RETURN(bool deleted, store_->DeleteFileKey(r.file_id(), c.user_id()));
+        if (!deleted) return FileKeyNotFound();
+        return keyvault::DeleteFileKeyResponse();
+      });
+}
+
+Result<keyvault::DestroyFileKeyResponse> KeyVaultCore::DestroyFileKey(
+    const Caller& c, const keyvault::DestroyFileKeyRequest& r) {
+  return AuditedFileCall<keyvault::DestroyFileKeyResponse>(
+      c, "DestroyFileKey", StorageCaller,
+      [&](Trace& t) -> Result<keyvault::DestroyFileKeyResponse> {
+        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
+        t.key = Resource(r.file_id());
+        if (r.owner_user_id().empty() || r.owner_user_id().size() > kMaxOwnerLength)
+          return InvalidArgument("the file's owner must be a user id", reason::kFileOwnerInvalid);
+        CLOISTER_ASSIGN_OR_RETURN(bool existed,
+                                  store_->DeleteFileKey(r.file_id(), r.owner_user_id()));
+        if (!existed) {
+          // Idempotent: a retried DeleteFile finds the key already gone. A
+          // key held by someone else is not this file's and stays.
+          CLOISTER_ASSIGN_OR_RETURN(auto other, store_->GetFileKey(r.file_id()));
+          if (other)
+            LOG_WARN("DestroyFileKey: the id's key has another owner; kept",
+                     {{"file_id", r.file_id()}});
+        }
+        keyvault::DestroyFileKeyResponse resp;
+        resp.set_existed(existed);
+        return resp;
+      });
+}
+
+}  // namespace cloister::keyvault_service
