@@ -17,6 +17,7 @@
 #include "proto/auth.grpc.pb.h"
 #include "proto/method_table.h"
 #include "sdk/cloister_client.h"
+#include "services/topology/service_spec.h"
 #include "tests/integration/cluster_fixture.h"
 
 namespace cloister::testing {
@@ -72,7 +73,8 @@ class ClusterBadInputTest : public ::testing::Test {
   }
 
   static void ExpectClusterHealthy() {
-    for (const char* svc : {"platform", "auth", "exec", "gateway"}) {
+    for (const auto& spec : topology::Topology()) {
+      const std::string svc(spec.name);
       int pid = cluster_->ServicePid(svc);
       ASSERT_GT(pid, 0) << svc;
       EXPECT_EQ(kill(pid, 0), 0) << svc << " died";

@@ -29,6 +29,14 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
   set_tests_properties(cluster_config_identity_test PROPERTIES LABELS integration RUN_SERIAL TRUE
                        TIMEOUT 300)
 
+  # Encrypted files end to end (issue 12): SDK, CLI and raw streams.
+  add_executable(cluster_files_test cluster_files_test.cc)
+  target_link_libraries(cluster_files_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_files cloister_attestation GTest::gtest_main)
+  add_dependencies(cluster_files_test cluster)
+  add_test(NAME cluster_files_test COMMAND cluster_files_test)
+  set_tests_properties(cluster_files_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 600)
+
   # Bad input on every public method (issue 3, item 5).
   add_executable(cluster_badinput_test cluster_badinput_test.cc)
   target_link_libraries(cluster_badinput_test PRIVATE cloister_cluster_fixture cloister_sdk
