@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/fs.h"
+#include "services/topology/service_spec.h"
 #include "tests/integration/cluster_fixture.h"
 
 namespace cloister::testing {
@@ -60,8 +61,11 @@ std::string Join(const std::vector<std::string>& lines) {
 TEST_F(ClusterCliTest, StatusShowsEveryServiceHealthy) {
   auto j = cluster_->CliJson({"cluster", "status"});
   ASSERT_TRUE(j.contains("services")) << j.dump();
-  ASSERT_EQ(j["services"].size(), 5u);  // platform, auth, exec, keyvault, gateway
+  // Every service of the topology table, in its order.
+  ASSERT_EQ(j["services"].size(), topology::Topology().size()) << j.dump();
+  size_t i = 0;
   for (const auto& s : j["services"]) {
+    EXPECT_EQ(s.value("name", ""), std::string(topology::Topology()[i++].name)) << s.dump();
     EXPECT_TRUE(s["running"].get<bool>()) << s.dump();
     EXPECT_TRUE(s["healthy"].get<bool>()) << s.dump();
   }

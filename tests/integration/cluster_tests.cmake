@@ -12,7 +12,8 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
 
   foreach(t cluster_sdk_test cluster_cli_test cluster_recovery_test cluster_token_keys_test)
     add_executable(${t} ${t}.cc)
-    target_link_libraries(${t} PRIVATE cloister_cluster_fixture cloister_sdk GTest::gtest_main)
+    target_link_libraries(${t} PRIVATE cloister_cluster_fixture cloister_sdk cloister_topology
+                          GTest::gtest_main)
     add_dependencies(${t} cluster)
     # One ctest entry per suite (not gtest_discover_tests): each suite
     # shares one cluster, started once in SetUpTestSuite.
