@@ -144,7 +144,10 @@ int main(int argc, char** argv) {
   CLI::App app("files_bench: encrypted upload/download through the gateway vs AES-GCM and disk");
   uint64_t mib = 1024;
   int rounds = 3;
+  size_t message_kib = 0;
   app.add_option("--mib", mib, "file size in MiB")->capture_default_str();
+  app.add_option("--message-kib", message_kib,
+                 "largest upload message (default: the SDK's UploadOptions default)");
   app.add_option("--rounds", rounds, "alternating rounds")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -178,7 +181,9 @@ int main(int argc, char** argv) {
     best_disk = std::min(best_disk, DiskSeconds(plain, copy));
     auto cpu0 = CpuSnapshot(procs);
     auto t0 = Clock::now();
-    auto up = (*files)->Upload(plain);
+    sdk::UploadOptions opts;
+    if (message_kib > 0) opts.max_message_bytes = message_kib << 10;
+    auto up = (*files)->Upload(plain, opts);
     auto t1 = Clock::now();
     if (!up.ok()) {
       std::cerr << "upload: " << up.error().ToString() << "\n";
