@@ -16,7 +16,8 @@ constexpr size_t kQuoteBytes = 32;
 
 std::string Quote(std::string_view s) {
   std::string out = "'";
-  out.append(s.substr(0, kQuoteBytes));
+  // Control and non-ASCII bytes never reach an error message as they are.
+  for (char c : s.substr(0, kQuoteBytes)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
   if (s.size() > kQuoteBytes) out.append("...");
   out.push_back('\'');
   return out;

@@ -9,7 +9,7 @@ namespace cloister::functions::gbdt::internal {
 namespace {
 
 TEST(CsvReaderTest, ParsesHeaderCellsAndMissingValues) {
-  auto t = ParseNumericCsv("a, \"b\" ,c\r\n1,2.5,-3e2\n,NA,nan\n4, 5 ,NaN");
+  auto t = ParseNumericCsv("a,\"b\", c\r\n1,2.5,-3e2\n,NA,nan\n\n4, 5 ,\"NaN\"");
   ASSERT_TRUE(t.ok()) << t.error().ToString();
   EXPECT_EQ(t->header, (std::vector<std::string>{"a", "b", "c"}));
   ASSERT_EQ(t->cells.rows(), 3u);
@@ -43,8 +43,8 @@ TEST(CsvReaderTest, BadCellNamesLineAndColumn) {
 
 TEST(CsvReaderTest, RejectsMalformedInput) {
   for (const char* bad : {"", "a,a\n1,2\n", "a,,b\n1,2,3\n", "a,b\n1\n", "a,b\n1,2,3\n",
-                          "a\ninf\n", "a\n1e999\n", "a\n+1\n", "a\n\"1\"\n", "a\n1x\n",
-                          "a,b\n1,2\n\n3,4\n", "\"a\n1\n"}) {
+                          "a\ninf\n", "a\n1e999\n", "a\n+1\n", "a\n1\"\n", "a\n1x\n",
+                          "a,b\n1,2\n3\n", "\"a\n1\n", "a, \"b\"\n1,2\n", "a, a\n1,2\n"}) {
     auto t = ParseNumericCsv(bad);
     EXPECT_EQ(t.code(), Code::kInvalidArgument) << "input: " << bad;
   }

@@ -1,19 +1,23 @@
-// Strict numeric CSV parsing; see csv_reader.h for the accepted format.
+// Strict numeric CSV for the GBDT functions, on the one CSV reader of the
+// built-ins (functions/builtin/csv.h): the dialect (RFC 4180, header row,
+// bounded fields, empty lines skipped) is theirs; what is stricter here is
+// the cell: a finite decimal number that fits a float, or missing.
 #include "functions/gbdt/internal/csv_reader.h"
 
 #include <charconv>
 #include <cmath>
-#include <set>
+
+#include "functions/builtin/csv.h"
 
 namespace cloister::functions::gbdt::internal {
 namespace {
 
 constexpr size_t kMaxColumns = 1 << 20;
 constexpr size_t kMaxQuotedCell = 40;  // how much of a bad cell the error echoes
+constexpr const char* kReason = "GBDT_BAD_CSV";
 
-Error CsvError(size_t line, std::string msg) {
-  return InvalidArgument("line " + std::to_string(line) + ": " + std::move(msg), "GBDT_BAD_CSV");
-}
+// The shared reader's error, under the GBDT reason callers match on.
+Error Bad(const Error& e) { return InvalidArgument(e.message(), kReason); }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -40,60 +44,35 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
-// Splits the next line off `rest`; strips "\r\n" / "\n".
-std::string_view NextLine(std::string_view& rest) {
-  const size_t nl = rest.find('\n');
-  std::string_view line = rest.substr(0, nl);
-  rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
 }  // namespace
 
 Result<CsvTable> ParseNumericCsv(std::string_view text) {
-  if (text.empty()) return InvalidArgument("CSV input is empty (expected a header row)", "GBDT_BAD_CSV");
+  if (text.empty()) return InvalidArgument("CSV input is empty (expected a header row)", kReason);
+  auto reader = builtin::CsvReader::Open(text, {.max_columns = kMaxColumns});
+  if (!reader.ok()) return Bad(reader.error());
   CsvTable table;
-  std::string_view rest = text;
-  const std::string_view header_line = NextLine(rest);
-  std::set<std::string, std::less<>> seen;
-  size_t col = 0;
-  for (size_t pos = 0;;) {
-    const size_t comma = header_line.find(',', pos);
-    std::string_view name = Trim(header_line.substr(pos, comma == std::string_view::npos
-                                                             ? std::string_view::npos
-                                                             : comma - pos));
-    ++col;
-    if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
-      name = name.substr(1, name.size() - 2);
-    if (name.empty() || name.find('"') != std::string_view::npos)
-      return CsvError(1, "column " + std::to_string(col) + ": header name is empty or badly quoted");
-    if (!seen.emplace(name).second)
-      return CsvError(1, "column " + std::to_string(col) + ": duplicate header name '" +
-                             Printable(name) + "'");
-    if (col > kMaxColumns) return CsvError(1, "too many columns");
+  for (size_t c = 0; c < reader->header().size(); ++c) {
+    const std::string_view name = Trim(reader->header()[c]);
+    if (name.empty())
+      return InvalidArgument("line 1, column " + std::to_string(c + 1) + ": header name is empty",
+                             kReason);
+    if (FindColumn(table, name))
+      return InvalidArgument("line 1, column " + std::to_string(c + 1) +
+                                 ": duplicate header name '" + Printable(name) + "'",
+                             kReason);
     table.header.emplace_back(name);
-    if (comma == std::string_view::npos) break;
-    pos = comma + 1;
   }
   const size_t ncols = table.header.size();
-
-  // Two passes would need the line count first; instead grow a flat buffer.
+  // The row count is unknown until the end: grow a flat buffer.
   std::vector<float> cells;
   size_t rows = 0;
-  size_t line_no = 1;
-  while (!rest.empty()) {
-    const std::string_view line = NextLine(rest);
-    ++line_no;
-    size_t pos = 0;
+  for (;;) {
+    auto more = reader->Next();
+    if (!more.ok()) return Bad(more.error());
+    if (!*more) break;
+    const auto fields = reader->fields();
     for (size_t c = 0; c < ncols; ++c) {
-      if (pos > line.size())
-        return CsvError(line_no, "expected " + std::to_string(ncols) + " cells, got " +
-                                     std::to_string(c));
-      const size_t comma = line.find(',', pos);
-      const size_t end = comma == std::string_view::npos ? line.size() : comma;
-      const std::string_view cell = Trim(line.substr(pos, end - pos));
-      pos = end + 1;  // one past the line's end when this was the last cell
+      const std::string_view cell = Trim(fields[c]);
       if (cell.empty() || EqualsIgnoreCase(cell, "na") || EqualsIgnoreCase(cell, "nan")) {
         cells.push_back(std::nanf(""));
         continue;
@@ -101,14 +80,9 @@ Result<CsvTable> ParseNumericCsv(std::string_view text) {
       float v = 0;
       const auto [p, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
       if (ec != std::errc() || p != cell.data() + cell.size() || !std::isfinite(v))
-        return InvalidArgument("line " + std::to_string(line_no) + ", column " +
-                                   std::to_string(c + 1) + " ('" + Printable(table.header[c]) +
-                                   "'): '" + Printable(cell) + "' is not a finite number",
-                               "GBDT_BAD_CSV");
+        return Bad(reader->FieldError(c, "'" + Printable(cell) + "' is not a finite number"));
       cells.push_back(v);
     }
-    if (pos <= line.size())
-      return CsvError(line_no, "more than " + std::to_string(ncols) + " cells");
     ++rows;
   }
   table.cells = DenseMatrix(rows, ncols);

@@ -1,5 +1,6 @@
-// A minimal, strict reader for numeric CSV with a header row, private to the
-// GBDT functions until the shared reader in functions/builtin/csv.h lands.
+// Numeric CSV with a header row for the GBDT functions: the built-ins' one
+// CSV reader (functions/builtin/csv.h, docs/functions.md "CSV dialect") with
+// a stricter cell rule, into a float matrix.
 //
 //   CLOISTER_ASSIGN_OR_RETURN(CsvTable t, ParseNumericCsv(bytes));
 //   t.header[c] names column c of t.cells.
@@ -20,16 +21,16 @@ struct CsvTable {
   DenseMatrix cells;                // rows × header.size(); NaN = missing
 };
 
-// Format: lines end in "\n" or "\r\n" (the last one may lack it); fields are
-// separated by ',' with optional surrounding spaces/tabs; no quoting except
-// that a header name may be wrapped in one pair of double quotes. A data cell
-// is a finite decimal number representable as a float; an empty cell, "NA"
-// or "nan" (any case) is a missing value. Every row has as many cells as the
-// header.
+// Dialect: that of every CSV input (RFC 4180: ',' separated, LF or CRLF,
+// quoted fields with "" escapes, empty lines skipped, unique header names,
+// every row as wide as the header); header names are trimmed of spaces and
+// must not be empty. A data cell, trimmed, is a finite decimal number
+// representable as a float ('+', "inf" and overflow refused); an empty cell,
+// "NA" or "nan" (any case) is a missing value.
 //
 // Errors are InvalidArgument with reason "GBDT_BAD_CSV" and a message naming
 // the 1-based line and column ("line 7, column 3 ('x2'): 'abc' is not a
-// number"). Zero data rows is not an error here.
+// finite number"). Zero data rows is not an error here.
 Result<CsvTable> ParseNumericCsv(std::string_view text);
 
 // Index of `name` in t.header, or nullopt.
