@@ -9,6 +9,7 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/random.h"
 #include "common/grpc_status.h"
+#include "services/keyvault/key_ops.h"
 
 namespace cloister::sdk {
 namespace {
@@ -24,18 +25,10 @@ void CopyOps(It begin, It end, google::protobuf::RepeatedField<int>* out) {
 
 Result<Bytes> WrapKeyForImport(ByteView wrapping_key_spki, ByteView material,
                                std::string_view key_name) {
+  // The vault's own envelope code (services/keyvault/key_ops.h), so the
+  // format has one implementation that both sides test against.
   CLOISTER_ASSIGN_OR_RETURN(auto pub, crypto::PublicKey::FromSpkiDer(wrapping_key_spki));
-  SecretBytes k = SecretBytes::Random(crypto::kAesGcmKeySize);
-  CLOISTER_ASSIGN_OR_RETURN(Bytes e, pub.Encrypt(k.view()));
-  if (e.size() > 0xffff) return InvalidArgument("wrapping key too large");
-  CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(k.view()));
-  Bytes nonce = crypto::RandomBytes(crypto::kAesGcmNonceSize);
-  CLOISTER_ASSIGN_OR_RETURN(Bytes sealed, gcm.Seal(nonce, AsBytes(key_name), material));
-  Bytes out{static_cast<uint8_t>(e.size() >> 8), static_cast<uint8_t>(e.size() & 0xff)};
-  out.insert(out.end(), e.begin(), e.end());
-  out.insert(out.end(), nonce.begin(), nonce.end());
-  out.insert(out.end(), sealed.begin(), sealed.end());
-  return out;
+  return keyvault_ops::WrapForImport(pub, material, key_name);
 }
 
 Result<std::unique_ptr<KeyVaultClient>> KeyVaultClient::Create(Client* client,
