@@ -477,6 +477,32 @@ TEST_F(ClusterFilesTest, OtherUsersCannotSeeOrTouchAFileAdminMayOnlyDelete) {
   EXPECT_TRUE(BlobPath(id).empty()) << "the ciphertext outlived its file";
 }
 
+// 4b. The other order: the owner deletes the file key itself. The
+// ciphertext that is left is unreadable by everyone, its owner included,
+// and can still be deleted.
+TEST_F(ClusterFilesTest, DeletingTheKeyFirstLeavesNothingReadable) {
+  User alice = Login("alice"), bob = Login("bob");
+  const std::string in = Scratch("keyless.bin");
+  WriteFile(in, 5000, 14);
+  auto up = alice.files->Upload(in);
+  ASSERT_TRUE(up.ok()) << up.error().ToString();
+  auto kv = keyvault::KeyVault::NewStub(channel_);
+  keyvault::DeleteFileKeyRequest del;
+  del.set_file_id(up->file_id());
+  keyvault::DeleteFileKeyResponse dresp;
+  auto st = Unary(alice.token(), del, &dresp,
+                  [&](auto* c, const auto& r, auto* o) { return kv->DeleteFileKey(c, r, o); });
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  for (User* u : {&alice, &bob}) {
+    Status down = u->files->Download(up->file_id(), Scratch("keyless.out"));
+    ASSERT_FALSE(down.ok());
+    EXPECT_EQ(down.error().code(), Code::kNotFound) << down.ToString();
+    EXPECT_FALSE(fs::exists(Scratch("keyless.out")));
+  }
+  EXPECT_TRUE(alice.files->Delete(up->file_id()).ok()) << "a keyless file can still be deleted";
+  EXPECT_TRUE(BlobPath(up->file_id()).empty());
+}
+
 // 5. A stream cut mid-upload (and mid-download) resumes to the same file.
 TEST_F(ClusterFilesTest, BrokenStreamsResumeToTheIdenticalFile) {
   User alice = Login("alice");
