@@ -439,7 +439,11 @@ std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
     for (const std::string& peer : rpc::MethodTable::Get().PeersOf(svc))
       argv.insert(argv.end(), {"--" + peer + "-addr", c.Address(peer)});
   if (svc == "auth")
-    argv.insert(argv.end(), {"--token-lifetime", std::to_string(c.auth_token_lifetime_s)});
+    argv.insert(argv.end(), {"--token-lifetime", std::to_string(c.auth_token_lifetime_s),
+                             "--api-key-default-expiry-s",
+                             std::to_string(c.auth_api_key_default_expiry_s),
+                             "--api-key-max-expiry-s",
+                             std::to_string(c.auth_api_key_max_expiry_s)});
   if (svc == "storage")
     argv.insert(argv.end(), {"--quota-bytes", std::to_string(c.storage_quota_bytes),
                              "--quota-files", std::to_string(c.storage_quota_files),

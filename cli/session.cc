@@ -52,6 +52,19 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
   CLOISTER_ASSIGN_OR_RETURN(c.gateway_public, cfg.RequireString("gateway.public_listen"));
   CLOISTER_ASSIGN_OR_RETURN(c.auth_token_lifetime_s,
                             cfg.GetInt("auth.token_lifetime_s", 900, 30, 24 * 3600));
+  constexpr int64_t kTenYears = int64_t{10} * 365 * 86400;  // auth's flag range
+  CLOISTER_ASSIGN_OR_RETURN(c.auth_api_key_default_expiry_s,
+                            cfg.GetInt("auth.api_key_default_expiry_s",
+                                       c.auth_api_key_default_expiry_s, 1, kTenYears));
+  CLOISTER_ASSIGN_OR_RETURN(c.auth_api_key_max_expiry_s,
+                            cfg.GetInt("auth.api_key_max_expiry_s", c.auth_api_key_max_expiry_s,
+                                       1, kTenYears));
+  if (c.auth_api_key_default_expiry_s > c.auth_api_key_max_expiry_s)
+    return InvalidArgument(path + ": key 'auth.api_key_default_expiry_s' (" +
+                               std::to_string(c.auth_api_key_default_expiry_s) +
+                               ") exceeds 'auth.api_key_max_expiry_s' (" +
+                               std::to_string(c.auth_api_key_max_expiry_s) + ")",
+                           "CONFIG_INVALID");
   CLOISTER_ASSIGN_OR_RETURN(c.storage_quota_bytes,
                             cfg.GetInt("storage.quota_bytes", c.storage_quota_bytes, 0,
                                        int64_t{1} << 50));
@@ -95,7 +108,10 @@ Status ClusterConfig::Save(const std::string& path) const {
     t += "[" + it->first + "]\nlisten = \"" + it->second + "\"\n";
     if (it->first == "auth")
       t += "# access token lifetime in seconds (30 .. 86400)\ntoken_lifetime_s = " +
-           std::to_string(auth_token_lifetime_s) + "\n";
+           std::to_string(auth_token_lifetime_s) + "\n" +
+           "# API keys: lifetime when none is asked, and the longest granted (seconds)\n"
+           "api_key_default_expiry_s = " + std::to_string(auth_api_key_default_expiry_s) +
+           "\napi_key_max_expiry_s = " + std::to_string(auth_api_key_max_expiry_s) + "\n";
     if (it->first == "storage")
       t += "# per-user quota (ciphertext bytes, files) and how long an unfinished\n"
            "# upload is kept before it is collected (seconds)\n"

@@ -51,6 +51,11 @@ struct ClusterConfig {
   std::string log_level = "info";
   // [auth] token_lifetime_s: access token lifetime (auth --token-lifetime).
   int64_t auth_token_lifetime_s = 900;
+  // [auth] api_key_default_expiry_s / api_key_max_expiry_s: an API key's
+  // lifetime when none is asked, and the longest granted (auth
+  // --api-key-default-expiry-s / --api-key-max-expiry-s).
+  int64_t auth_api_key_default_expiry_s = 90 * 86400;
+  int64_t auth_api_key_max_expiry_s = 365 * 86400;
   // [storage] quota_bytes / quota_files (per user) and upload_ttl_s (after
   // which an unfinished upload is collected): cloister-storage's flags.
   int64_t storage_quota_bytes = int64_t{10} << 30;

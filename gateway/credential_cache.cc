@@ -27,4 +27,9 @@ void CredentialCache::CacheApiKey(const std::string& key_hash, ApiKeyProof p) {
   api_keys_[key_hash] = std::move(p);
 }
 
+void CredentialCache::ForgetApiKey(const std::string& key_hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  api_keys_.erase(key_hash);
+}
+
 }  // namespace cloister::gateway

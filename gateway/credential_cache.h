@@ -3,7 +3,10 @@
 // an AuthFollower, and updated at once when a Logout/DisableUser passes
 // through this gateway), plus a short-lived cache of verified API keys —
 // keyed by SHA-256 of the key (the key itself is never stored), holding
-// the auth proof auth returned for it, which is re-verified on every use.
+// the auth proof auth returned for it, which is re-verified on every use:
+// revoking a key revokes its proofs' token id ("apikey:<id>"), so a cached
+// entry of a revoked key fails that check at the next use (and is dropped)
+// as soon as the revocation poll has brought the revocation here.
 #pragma once
 
 #include <map>
@@ -39,6 +42,7 @@ class CredentialCache {
 
   std::optional<ApiKeyProof> CachedApiKey(const std::string& key_hash, int64_t now_unix) const;
   void CacheApiKey(const std::string& key_hash, ApiKeyProof p);
+  void ForgetApiKey(const std::string& key_hash);
 
  private:
   services::IdentityVerifier identity_;

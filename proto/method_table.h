@@ -1,7 +1,8 @@
 // The cluster's one method table, generated from the service protos by
 // proto/plugin/ (see proto/options.proto): every RPC with its full path,
 // short public name (the policy and audit key), the backend that serves
-// it, its default roles and predicate, and whether it is internal. The
+// it, its default roles and predicate, whether it is internal and whether
+// it is read-only (what a read-only API key may call). The
 // gateway forwards, the default policy is built and the audit names are
 // taken from this table; tests check that the backends serve what it says.
 //
@@ -42,6 +43,9 @@ struct MethodEntry {
   // call.
   bool client_streaming = false;
   bool server_streaming = false;
+  // (cloister.options.rule).read_only: changes nothing, so an API key of
+  // scope "read-only" may call it. Last: the generated table is positional.
+  bool read_only = false;
 
   bool is_public() const { return !internal; }
   // The default policy's roles: declared, else kDefaultRoles.

@@ -3,6 +3,8 @@
 // gRPC status with the one mapping, FromGrpcStatus.
 #include "sdk/cloister_client.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -185,6 +187,9 @@ Result<api::User> Client::LoginWithApiKey(std::string_view api_key) {
   }
   auto who = WhoAmI();
   std::lock_guard<std::mutex> lock(mu_);
+  // A key whose scope leaves out WhoAmI was still accepted (the gateway
+  // authenticated it before refusing the method): keep it, user unknown.
+  if (!who.ok() && who.error().reason() == "API_KEY_SCOPE") return api::User();
   if (!who.ok()) {
     session_.reset();
     return who.error();
@@ -314,6 +319,37 @@ Result<api::CreateApiKeyResponse> Client::CreateApiKey(std::string_view descript
       [this](auto* c, const auto& q, auto* r) { return auth_->CreateApiKey(c, q, r); });
 }
 
+Result<api::CreateApiKeyResponse> Client::CreateApiKey(const ApiKeyOptions& options) {
+  api::CreateApiKeyRequest req;
+  req.set_description(options.description);
+  req.set_expires_in_s(options.expires_in_s);
+  if (options.scope.read_only() || options.scope.methods_size() > 0)
+    *req.mutable_scope() = options.scope;
+  return Unary<api::CreateApiKeyRequest, api::CreateApiKeyResponse>(
+      NewContext(true), req,
+      [this](auto* c, const auto& q, auto* r) { return auth_->CreateApiKey(c, q, r); });
+}
+
+Result<std::vector<api::ApiKeyInfo>> Client::ListApiKeys(std::string_view username) {
+  api::ListApiKeysRequest req;
+  req.set_username(std::string(username));
+  auto resp = Unary<api::ListApiKeysRequest, api::ListApiKeysResponse>(
+      NewContext(true), req,
+      [this](auto* c, const auto& q, auto* r) { return auth_->ListApiKeys(c, q, r); });
+  if (!resp.ok()) return resp.error();
+  return std::vector<api::ApiKeyInfo>(resp->keys().begin(), resp->keys().end());
+}
+
+Result<api::ApiKeyInfo> Client::RevokeApiKey(std::string_view key_id) {
+  api::RevokeApiKeyRequest req;
+  req.set_key_id(std::string(key_id));
+  auto resp = Unary<api::RevokeApiKeyRequest, api::RevokeApiKeyResponse>(
+      NewContext(true), req,
+      [this](auto* c, const auto& q, auto* r) { return auth_->RevokeApiKey(c, q, r); });
+  if (!resp.ok()) return resp.error();
+  return resp->key();
+}
+
 void Client::ExpireTokenForTest() {
   std::lock_guard<std::mutex> lock(mu_);
   if (session_) session_->expires_unix = 0;
@@ -353,6 +389,72 @@ std::string RoleName(api::Role role) {
     case api::ROLE_USER: return "user";
     default: return "unspecified";
   }
+}
+
+Result<api::ApiKeyScope> ParseApiKeyScope(std::string_view text) {
+  api::ApiKeyScope out;
+  if (text.empty() || text == "all") return out;
+  if (text.size() > 64 * 65) return InvalidArgument("scope: too long");
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    std::string_view item = text.substr(start, comma - start);
+    start = comma + 1;
+    if (item == "read-only") {
+      out.set_read_only(true);
+      continue;
+    }
+    const bool name = !item.empty() && item.size() <= 64 &&
+                      std::all_of(item.begin(), item.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                      });
+    if (!name)
+      return InvalidArgument("scope: '" + std::string(item.substr(0, 64)) +
+                             "' is neither read-only nor a method name (e.g. ListFunctions)");
+    out.add_methods(std::string(item));
+  }
+  return out;
+}
+
+std::string ApiKeyScopeText(const api::ApiKeyScope& scope) {
+  std::string out = scope.read_only() ? "read-only" : "";
+  for (const auto& m : scope.methods()) out += (out.empty() ? "" : ",") + m;
+  return out;
+}
+
+Result<int64_t> ParseDurationSeconds(std::string_view text) {
+  auto bad = [&] {
+    return InvalidArgument("'" + std::string(text.substr(0, 64)) +
+                           "' is not a duration (e.g. 3600, 30m, 12h, 90d, 1d12h)");
+  };
+  if (text.empty() || text.size() > 64) return bad();
+  constexpr int64_t kMax = int64_t{100} * 365 * 86400;  // far beyond any key's lifetime
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
+    if (ec != std::errc() || end == text.data() + i || n < 0) return bad();
+    i = static_cast<size_t>(end - text.data());
+    int64_t unit = 1;
+    if (i < text.size()) {
+      switch (text[i]) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: return bad();
+      }
+      ++i;
+    } else if (total != 0) {
+      return bad();  // "1h30": a bare number only on its own
+    }
+    if (n > kMax / unit || total > kMax - n * unit) return bad();
+    total += n * unit;
+  }
+  if (total <= 0) return bad();
+  return total;
 }
 
 }  // namespace cloister::sdk

@@ -70,6 +70,13 @@ using StringArguments = std::map<std::string, std::string>;
 // Input slot name → bytes.
 using Inputs = std::map<std::string, std::string>;
 
+// CreateApiKey's choices (proto/cloister.proto CreateApiKeyRequest).
+struct ApiKeyOptions {
+  std::string description;
+  int64_t expires_in_s = 0;  // 0: the cluster's default (90 days unless configured)
+  api::ApiKeyScope scope;    // unset: whatever the user may call
+};
+
 // The outcome of Connect()'s attestation of the gateway, for display.
 struct GatewayIdentity {
   std::string address;
@@ -94,7 +101,8 @@ class Client {
   // Password login. The password is sent only over the attested channel and
   // not kept. Unauthenticated [LOGIN_FAILED]-style reasons come from the server.
   Result<api::User> Login(std::string_view username, std::string_view password);
-  // Authenticates every call with "ApiKey <id>.<secret>"; checks it with WhoAmI.
+  // Authenticates every call with "ApiKey <id>.<secret>"; checks it with
+  // WhoAmI (an empty User when the key's scope leaves WhoAmI out).
   Result<api::User> LoginWithApiKey(std::string_view api_key);
   // Adopts a saved session (the CLI's session.json). No RPC.
   void Resume(Session session);
@@ -124,9 +132,18 @@ class Client {
   // `old_password` may be empty when an admin sets another user's password.
   Status ChangePassword(std::string_view username, std::string_view old_password,
                         std::string_view new_password);
-  // Returns {api_key ("<id>.<secret>", shown once), key_id}.
+  // Returns {api_key ("<id>.<secret>", shown once), key_id, expires_unix}.
+  // `expires_unix` 0: the cluster's default expiry (keys always expire).
+  // A client logged in with an API key cannot create keys
+  // (PERMISSION_DENIED [API_KEY_CANNOT_MINT]).
   Result<api::CreateApiKeyResponse> CreateApiKey(std::string_view description,
                                                  int64_t expires_unix = 0);
+  Result<api::CreateApiKeyResponse> CreateApiKey(const ApiKeyOptions& options);
+  // One's own keys (never their secrets), or (admin) `username`'s.
+  Result<std::vector<api::ApiKeyInfo>> ListApiKeys(std::string_view username = {});
+  // The key as it was. Refused everywhere within a second (the gateway's
+  // and the services' revocation poll).
+  Result<api::ApiKeyInfo> RevokeApiKey(std::string_view key_id);
 
   const GatewayIdentity& gateway() const { return gateway_; }
 
@@ -164,5 +181,15 @@ class Client {
 // the text is not of that type (bounds-checked, no partial parses).
 Result<api::ArgumentValue> ParseArgumentValue(std::string_view text, std::string_view type);
 std::string RoleName(api::Role role);
+
+// An API-key scope from text: "read-only", "Call,ListFunctions" (public
+// method short names) or both ("read-only,Call"); "" or "all":
+// unrestricted. InvalidArgument on anything else (auth checks the names).
+Result<api::ApiKeyScope> ParseApiKeyScope(std::string_view text);
+// The inverse ("" for unrestricted).
+std::string ApiKeyScopeText(const api::ApiKeyScope& scope);
+// A duration: "3600" or "3600s", "30m", "12h", "90d", "2w", or a sum such as
+// "1d12h"; in seconds, > 0. InvalidArgument on anything else or overflow.
+Result<int64_t> ParseDurationSeconds(std::string_view text);
 
 }  // namespace cloister::sdk

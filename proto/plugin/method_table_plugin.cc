@@ -3,8 +3,9 @@
 // RPC of every service with a (cloister.options.route) it emits the full
 // method path, the short public name (the policy and audit key), the
 // backend that serves it, the default roles and predicate from
-// (cloister.options.rule), whether it is internal, and factories for the
-// request and response messages. Build-time tool only; never installed.
+// (cloister.options.rule), whether it is internal or read-only, and
+// factories for the request and response messages. Build-time tool only;
+// never installed.
 //
 // A plugin rather than runtime descriptor lookups: the table is complete at
 // compile time (a service proto that is not linked cannot silently vanish
@@ -92,7 +93,8 @@ class MethodTableGenerator final : public pb::compiler::CodeGenerator {
                      "[]() -> const ::google::protobuf::Message& { return " +
                      CppName(md->output_type()->full_name()) + "::default_instance(); },\n       " +
                      (md->client_streaming() ? "true" : "false") + ", " +
-                     (md->server_streaming() ? "true" : "false") + "},\n";
+                     (md->server_streaming() ? "true" : "false") + ", " +
+                     (rule.read_only() ? "true" : "false") + "},\n";
         }
       }
     }

@@ -1,10 +1,11 @@
-// AuthCore: sessions, users, API keys, throttling, revocation and signing
-// key lifecycle. See auth_core.h for the contract and reasons.
+// AuthCore: sessions, users, throttling, revocation and signing key
+// lifecycle (the API keys are in auth_api_keys.cc). See auth_core.h for the
+// contract and reasons.
 //
 // Longer than ~600 lines on purpose: every method is one transaction over
 // the same AuthStore and shares the validation and token helpers of the
-// anonymous namespace below; split by method group, those helpers would
-// have to become a public header of their own. Split it when it grows.
+// anonymous namespace below; the few that the API keys share are in
+// auth_core_detail.h.
 #include "services/auth/auth_core.h"
 
 #include <algorithm>
@@ -14,17 +15,15 @@
 #include "common/crypto/random.h"
 #include "common/logging.h"
 #include "common/secret.h"
+#include "services/auth/auth_core_detail.h"
 
 namespace cloister::auth {
 namespace {
 
 constexpr size_t kMaxUsernameLength = 64;
 constexpr size_t kMaxRefreshTokenLength = 128;
-constexpr size_t kMaxApiKeyLength = 256;
-constexpr size_t kMaxDescriptionLength = 256;
 constexpr int kMaxRoles = 8;
 constexpr std::string_view kRefreshPrefix = "rt1.";
-constexpr std::string_view kApiKeyIdPrefix = "ak";
 // Revocations(since) answers with a "now" this far in the past, so a
 // revocation committing concurrently with the query is fetched next time
 // (a repeated revocation is harmless; a missed one is not).
@@ -38,8 +37,6 @@ int64_t SystemNowMs() {
 }
 
 Bytes KeyAad(std::string_view key_id) { return ToBytes(std::string(kKeyAadPrefix) + std::string(key_id)); }
-
-Bytes HashSecret(std::string_view secret) { return crypto::DigestBytes(crypto::Sha256(secret)); }
 
 Error InvalidCredentials() {
   return Unauthenticated("invalid username or password", auth_reason::kInvalidCredentials);
@@ -60,6 +57,16 @@ class HashSlot {
 };
 
 }  // namespace
+
+namespace detail {
+
+Bytes HashSecret(std::string_view secret) { return crypto::DigestBytes(crypto::Sha256(secret)); }
+
+int64_t IssuedAfter(int64_t now, int64_t before) {
+  return before == 0 ? now : std::max(now, before + 1);
+}
+
+}  // namespace detail
 
 int64_t ThrottleLockMs(const AuthOptions& o, int64_t failures) {
   if (failures < o.throttle_free_failures) return 0;
@@ -102,6 +109,11 @@ Result<std::unique_ptr<AuthCore>> AuthCore::Create(std::unique_ptr<AuthStore> st
   if (!options.now_ms) options.now_ms = SystemNowMs;
   if (options.token_lifetime_s <= 0 || options.refresh_lifetime_s <= 0)
     return InvalidArgument("token lifetimes must be positive");
+  if (options.api_key_default_expiry_s <= 0 ||
+      options.api_key_max_expiry_s < options.api_key_default_expiry_s)
+    return InvalidArgument("API key expiry: need 0 < default (" +
+                           std::to_string(options.api_key_default_expiry_s) + " s) <= maximum (" +
+                           std::to_string(options.api_key_max_expiry_s) + " s)");
   auto core = std::make_unique<AuthCore>(Key(), std::move(store), std::move(sealer),
                                          std::move(options));
   CLOISTER_RETURN_IF_ERROR(core->LoadSigningKeys());
@@ -236,25 +248,26 @@ Result<std::pair<std::string, int64_t>> AuthCore::IssueAccessToken(storage::Exec
   if (user.roles & kRoleUserBit) body.add_roles(api::ROLE_USER);
   if (user.roles & kRoleAdminBit) body.add_roles(api::ROLE_ADMIN);
   body.set_audience(kTokenAudience);
-  body.set_issued_unix(std::max(now, before));
+  body.set_issued_unix(detail::IssuedAfter(now, before));
   body.set_expires_unix(body.issued_unix() + options_.token_lifetime_s);
-  std::string token;
-  {
-    std::shared_lock lock(keys_mu_);
-    if (keys_.empty()) return Internal("no token signing key loaded");
-    CLOISTER_ASSIGN_OR_RETURN(TokenSigner signer, TokenSigner::Create(keys_.front().key));
-    CLOISTER_ASSIGN_OR_RETURN(token, signer.Sign(body));
-  }
+  CLOISTER_ASSIGN_OR_RETURN(std::string token, SignToken(body));
   CLOISTER_RETURN_IF_ERROR(
       store_->InsertAccessToken(ex, body.token_id(), session_id, body.expires_unix()));
   return std::make_pair(std::move(token), body.expires_unix());
+}
+
+Result<std::string> AuthCore::SignToken(const internal::TokenBody& body) const {
+  std::shared_lock lock(keys_mu_);
+  if (keys_.empty()) return Internal("no token signing key loaded");
+  CLOISTER_ASSIGN_OR_RETURN(TokenSigner signer, TokenSigner::Create(keys_.front().key));
+  return signer.Sign(body);
 }
 
 Result<std::string> AuthCore::IssueRefreshToken(storage::Executor& ex,
                                                 std::string_view session_id) {
   SecretBytes raw = SecretBytes::Random(32);
   std::string token = std::string(kRefreshPrefix) + Base64UrlEncode(raw.view());
-  CLOISTER_RETURN_IF_ERROR(store_->InsertRefreshToken(ex, HashSecret(token), session_id,
+  CLOISTER_RETURN_IF_ERROR(store_->InsertRefreshToken(ex, detail::HashSecret(token), session_id,
                                                       NowS() + options_.refresh_lifetime_s));
   return token;
 }
@@ -373,7 +386,7 @@ Result<api::RefreshTokenResponse> AuthCore::Refresh(std::string_view refresh_tok
   if (refresh_token.empty()) return InvalidArgument("refresh_token is required");
   if (refresh_token.size() > kMaxRefreshTokenLength)
     return InvalidArgument("refresh_token: too long");
-  Bytes hash = HashSecret(refresh_token);
+  Bytes hash = detail::HashSecret(refresh_token);
   Error invalid = Unauthenticated("refresh token is invalid or expired", auth_reason::kInvalidRefresh);
   std::optional<Error> outcome;
   api::RefreshTokenResponse resp;
@@ -593,92 +606,6 @@ Result<bool> BootstrapAdmin(AuthStore& store, const PasswordHasher& hasher,
   }); !tx_status.ok()) return tx_status;
   if (created) LOG_INFO("bootstrap admin created", {{"username", "admin"}});
   return created;
-}
-
-// ---- API keys ----
-
-Result<api::CreateApiKeyResponse> AuthCore::CreateApiKey(const Caller& caller,
-                                                         const api::CreateApiKeyRequest& req) {
-  if (req.description().size() > kMaxDescriptionLength)
-    return InvalidArgument("description: at most 256 bytes");
-  int64_t now = NowS();
-  if (req.expires_unix() < 0) return InvalidArgument("expires_unix: must be 0 or in the future");
-  if (req.expires_unix() != 0 && req.expires_unix() <= now)
-    return InvalidArgument("expires_unix: must be 0 or in the future");
-  CLOISTER_ASSIGN_OR_RETURN(auto user, store_->FindUserById(store_->db(), caller.user_id()));
-  if (!user) return NotFound("API keys belong to users; the caller is not one",
-                             auth_reason::kUserNotFound);
-  if (user->disabled) return PermissionDenied("user is disabled", auth_reason::kUserDisabled);
-  CLOISTER_ASSIGN_OR_RETURN(int64_t count, store_->CountApiKeys(store_->db(), user->user_id));
-  if (count >= options_.max_api_keys_per_user)
-    return ResourceExhausted("too many API keys for this user");
-  std::string key_id = std::string(kApiKeyIdPrefix) + HexEncode(crypto::RandomBytes(8));
-  SecretBytes raw = SecretBytes::Random(32);
-  std::string secret = Base64UrlEncode(raw.view());
-  CLOISTER_RETURN_IF_ERROR(store_->InsertApiKey(
-      store_->db(),
-      {.key_id = key_id, .user_id = user->user_id, .secret_hash = HashSecret(secret),
-       .expires_unix = req.expires_unix()},
-      req.description(), now));
-  api::CreateApiKeyResponse resp;
-  resp.set_api_key(key_id + "." + secret);
-  resp.set_key_id(key_id);
-  Cleanse(secret);
-  LOG_INFO("api key created", {{"user_id", user->user_id}, {"key_id", key_id}});
-  return resp;
-}
-
-Result<internal::VerifyApiKeyResponse> AuthCore::VerifyApiKey(std::string_view api_key) {
-  if (api_key.empty()) return InvalidArgument("api_key is required");
-  if (api_key.size() > kMaxApiKeyLength) return InvalidArgument("api_key: too long");
-  Error invalid = Unauthenticated("API key is invalid", auth_reason::kInvalidApiKey);
-  size_t dot = api_key.find('.');
-  if (dot == std::string_view::npos) return invalid;
-  std::string_view key_id = api_key.substr(0, dot);
-  std::string_view secret = api_key.substr(dot + 1);
-  if (key_id.size() != kApiKeyIdPrefix.size() + 16 || !key_id.starts_with(kApiKeyIdPrefix) ||
-      !HexDecode(key_id.substr(kApiKeyIdPrefix.size())).ok() || secret.empty())
-    return invalid;
-  CLOISTER_ASSIGN_OR_RETURN(auto key, store_->FindApiKey(store_->db(), key_id));
-  Bytes got = HashSecret(secret);
-  // Compare even for an unknown id so both paths cost the same.
-  Bytes expected = key ? key->secret_hash : Bytes(got.size(), 0);
-  bool match = ConstantTimeEqual(got, expected) && key.has_value();
-  if (!match) return invalid;
-  if (key->expires_unix != 0 && NowS() >= key->expires_unix)
-    return Unauthenticated("API key expired", auth_reason::kApiKeyExpired);
-  CLOISTER_ASSIGN_OR_RETURN(auto user, store_->FindUserById(store_->db(), key->user_id));
-  if (!user) return invalid;
-  if (user->disabled) return PermissionDenied("user is disabled", auth_reason::kUserDisabled);
-  internal::VerifyApiKeyResponse resp;
-  *resp.mutable_user() = ToApiUser(*user);
-  resp.set_key_id(key->key_id);
-  // The auth proof for requests made with this key: a token auth signs,
-  // short-lived (and never beyond the key's own expiry), which every
-  // service verifies itself (services/common/identity_verifier.h).
-  const int64_t now = NowS();
-  CLOISTER_ASSIGN_OR_RETURN(int64_t before,
-                            store_->LatestUserRevocation(store_->db(), user->user_id, now));
-  internal::TokenBody body;
-  body.set_version(kTokenVersion);
-  body.set_token_id("apikey:" + key->key_id);
-  body.set_user_id(user->user_id);
-  body.set_username(user->username);
-  if (user->roles & kRoleUserBit) body.add_roles(api::ROLE_USER);
-  if (user->roles & kRoleAdminBit) body.add_roles(api::ROLE_ADMIN);
-  body.set_audience(kTokenAudience);
-  body.set_issued_unix(std::max(now, before));
-  int64_t expires = body.issued_unix() + kApiKeyProofLifetimeS;
-  if (key->expires_unix != 0) expires = std::min(expires, key->expires_unix);
-  body.set_expires_unix(expires);
-  {
-    std::shared_lock lock(keys_mu_);
-    if (keys_.empty()) return Internal("no token signing key loaded");
-    CLOISTER_ASSIGN_OR_RETURN(TokenSigner signer, TokenSigner::Create(keys_.front().key));
-    CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_proof(), signer.Sign(body));
-  }
-  resp.set_proof_expires_unix(expires);
-  return resp;
 }
 
 // ---- revocations ----

@@ -7,8 +7,10 @@
 //
 // Error reasons (stable, in auth_reason): INVALID_CREDENTIALS (wrong password
 // and unknown user alike), LOGIN_THROTTLED, USER_DISABLED, INVALID_REFRESH_TOKEN,
-// REFRESH_TOKEN_REUSED, INVALID_API_KEY, API_KEY_EXPIRED, ADMIN_REQUIRED,
-// LAST_ADMIN, USER_EXISTS, USER_NOT_FOUND, SIGNING_KEY_UNSEALABLE.
+// REFRESH_TOKEN_REUSED, INVALID_API_KEY (also a revoked key), API_KEY_EXPIRED,
+// API_KEY_EXPIRY_TOO_LONG, API_KEY_CANNOT_MINT, API_KEY_NOT_FOUND,
+// API_KEY_SCOPE_INVALID, ADMIN_REQUIRED, LAST_ADMIN, USER_EXISTS,
+// USER_NOT_FOUND, SIGNING_KEY_UNSEALABLE.
 // All methods are thread-safe.
 #pragma once
 
@@ -23,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/auth.pb.h"
 #include "proto/cloister.pb.h"
 #include "proto/internal.pb.h"
 #include "services/common/caller.h"
@@ -40,6 +43,9 @@ inline constexpr const char* kInvalidRefresh = "INVALID_REFRESH_TOKEN";
 inline constexpr const char* kRefreshReused = "REFRESH_TOKEN_REUSED";
 inline constexpr const char* kInvalidApiKey = "INVALID_API_KEY";
 inline constexpr const char* kApiKeyExpired = "API_KEY_EXPIRED";
+inline constexpr const char* kApiKeyExpiryTooLong = "API_KEY_EXPIRY_TOO_LONG";
+inline constexpr const char* kApiKeyCannotMint = "API_KEY_CANNOT_MINT";
+inline constexpr const char* kApiKeyNotFound = "API_KEY_NOT_FOUND";
 inline constexpr const char* kAdminRequired = "ADMIN_REQUIRED";
 inline constexpr const char* kLastAdmin = "LAST_ADMIN";
 inline constexpr const char* kUserNotFound = "USER_NOT_FOUND";
@@ -57,6 +63,9 @@ class SecretSealer {
 
 // Lifetime of the auth proof VerifyApiKey returns for an API key.
 inline constexpr int64_t kApiKeyProofLifetimeS = 300;
+// An API key's last_used_unix is written at most this often (one write a
+// minute per busy key, not one per verification).
+inline constexpr int64_t kApiKeyLastUsedGranularityS = 60;
 
 // Who is calling: the one caller type (services/common/caller.h), built by
 // the grant verifier from auth's proof, never from the gateway's claim.
@@ -76,6 +85,11 @@ struct AuthOptions {
   int64_t signing_key_max_age_s = 90 * 24 * 3600;
   // A retired key verifies tokens until every token it signed has expired.
   int64_t max_api_keys_per_user = 100;
+  // Every API key expires: after the requested time, or this default; a
+  // request beyond the maximum is refused, and a key older than the
+  // maximum (e.g. made before it was lowered) no longer verifies.
+  int64_t api_key_default_expiry_s = 90 * 24 * 3600;
+  int64_t api_key_max_expiry_s = 365 * 24 * 3600;
   int concurrent_hashes = 4;  // bounds scrypt memory (32 MiB each)
   std::function<int64_t()> now_ms;  // default: system clock
 };
@@ -121,8 +135,21 @@ class AuthCore {
   }
 
   // ---- API keys ----
+  // PermissionDenied [API_KEY_CANNOT_MINT] for a caller authenticated by an
+  // API key (a stolen key must not extend itself); InvalidArgument
+  // [API_KEY_EXPIRY_TOO_LONG] past api_key_max_expiry_s.
   Result<api::CreateApiKeyResponse> CreateApiKey(const Caller& caller,
                                                  const api::CreateApiKeyRequest& req);
+  // The caller's keys, or (admin) those of req.username.
+  Result<api::ListApiKeysResponse> ListApiKeys(const Caller& caller,
+                                               const api::ListApiKeysRequest& req);
+  // Deletes the key and revokes its proofs (token id "apikey:<id>"), which
+  // every verifier learns within one revocation poll. The owner or an
+  // admin; anyone else gets NotFound [API_KEY_NOT_FOUND], as for no key.
+  Result<api::RevokeApiKeyResponse> RevokeApiKey(const Caller& caller,
+                                                 const api::RevokeApiKeyRequest& req);
+  // Unauthenticated [INVALID_API_KEY] (unknown, wrong secret, revoked) or
+  // [API_KEY_EXPIRED]; the proof carries the key's scope.
   Result<internal::VerifyApiKeyResponse> VerifyApiKey(std::string_view api_key);
 
   // ---- for the gateway ----
@@ -169,6 +196,12 @@ class AuthCore {
   Status RevokeUserWide(storage::Executor& ex, std::string_view user_id);
   Result<UserRecord> RequireUser(storage::Executor& ex, std::string_view username);
   static api::User ToApiUser(const UserRecord& u);
+  // When the key stops verifying: its own expiry, capped at creation + the
+  // configured maximum.
+  int64_t ApiKeyExpiry(const ApiKeyRecord& k) const;
+  Result<api::ApiKeyInfo> ToApiKeyInfo(const ApiKeyRecord& k, std::string_view username) const;
+  // Signs `body` with the current key.
+  Result<std::string> SignToken(const internal::TokenBody& body) const;
 
   std::unique_ptr<AuthStore> store_;
   std::shared_ptr<SecretSealer> sealer_;

@@ -70,6 +70,16 @@ Result<api::CreateApiKeyResponse> AuthLogic::CreateApiKey(
   return core_->CreateApiKey(CallerOf(a), a.request());
 }
 
+Result<api::ListApiKeysResponse> AuthLogic::ListApiKeys(
+    const services::Authorized<api::ListApiKeysRequest>& a) {
+  return core_->ListApiKeys(CallerOf(a), a.request());
+}
+
+Result<api::RevokeApiKeyResponse> AuthLogic::RevokeApiKey(
+    const services::Authorized<api::RevokeApiKeyRequest>& a) {
+  return core_->RevokeApiKey(CallerOf(a), a.request());
+}
+
 Result<internal::TokenKeysResponse> AuthLogic::TokenKeys(
     const services::Authorized<internal::TokenKeysRequest>&) {
   return core_->TokenKeys();
@@ -125,6 +135,8 @@ CLOISTER_AUTH_HANDLER(DisableUser, api::DisableUserRequest, api::DisableUserResp
 CLOISTER_AUTH_HANDLER(DeleteUser, api::DeleteUserRequest, api::DeleteUserResponse)
 CLOISTER_AUTH_HANDLER(ChangePassword, api::ChangePasswordRequest, api::ChangePasswordResponse)
 CLOISTER_AUTH_HANDLER(CreateApiKey, api::CreateApiKeyRequest, api::CreateApiKeyResponse)
+CLOISTER_AUTH_HANDLER(ListApiKeys, api::ListApiKeysRequest, api::ListApiKeysResponse)
+CLOISTER_AUTH_HANDLER(RevokeApiKey, api::RevokeApiKeyRequest, api::RevokeApiKeyResponse)
 CLOISTER_AUTH_HANDLER(TokenKeys, internal::TokenKeysRequest, internal::TokenKeysResponse)
 CLOISTER_AUTH_HANDLER(Revocations, internal::RevocationsRequest, internal::RevocationsResponse)
 CLOISTER_AUTH_HANDLER(VerifyApiKey, internal::VerifyApiKeyRequest, internal::VerifyApiKeyResponse)

@@ -59,6 +59,10 @@ class AuthLogic {
       const services::Authorized<api::ChangePasswordRequest>& a);
   Result<api::CreateApiKeyResponse> CreateApiKey(
       const services::Authorized<api::CreateApiKeyRequest>& a);
+  Result<api::ListApiKeysResponse> ListApiKeys(
+      const services::Authorized<api::ListApiKeysRequest>& a);
+  Result<api::RevokeApiKeyResponse> RevokeApiKey(
+      const services::Authorized<api::RevokeApiKeyRequest>& a);
   Result<internal::TokenKeysResponse> TokenKeys(
       const services::Authorized<internal::TokenKeysRequest>& a);
   Result<internal::RevocationsResponse> Revocations(
@@ -98,6 +102,10 @@ class AuthService final : public api::Auth::Service {
                               api::ChangePasswordResponse* resp) override;
   grpc::Status CreateApiKey(grpc::ServerContext* ctx, const api::CreateApiKeyRequest* req,
                             api::CreateApiKeyResponse* resp) override;
+  grpc::Status ListApiKeys(grpc::ServerContext* ctx, const api::ListApiKeysRequest* req,
+                           api::ListApiKeysResponse* resp) override;
+  grpc::Status RevokeApiKey(grpc::ServerContext* ctx, const api::RevokeApiKeyRequest* req,
+                            api::RevokeApiKeyResponse* resp) override;
   grpc::Status TokenKeys(grpc::ServerContext* ctx, const internal::TokenKeysRequest* req,
                          internal::TokenKeysResponse* resp) override;
   grpc::Status Revocations(grpc::ServerContext* ctx, const internal::RevocationsRequest* req,

@@ -35,6 +35,23 @@ Result<std::optional<UserRecord>> OneUser(Result<std::optional<Row>> row) {
   return std::optional<UserRecord>(std::move(u));
 }
 
+constexpr const char* kApiKeyColumns =
+    "key_id, user_id, secret_hash, expires_unix, description, created_unix, last_used_unix, "
+    "scope";
+
+Result<ApiKeyRecord> ToApiKey(const Row& r) {
+  ApiKeyRecord k;
+  CLOISTER_ASSIGN_OR_RETURN(k.key_id, r.GetText(0));
+  CLOISTER_ASSIGN_OR_RETURN(k.user_id, r.GetText(1));
+  CLOISTER_ASSIGN_OR_RETURN(k.secret_hash, r.GetBlob(2));
+  CLOISTER_ASSIGN_OR_RETURN(k.expires_unix, r.GetInt(3));
+  CLOISTER_ASSIGN_OR_RETURN(k.description, r.GetText(4));
+  CLOISTER_ASSIGN_OR_RETURN(k.created_unix, r.GetInt(5));
+  CLOISTER_ASSIGN_OR_RETURN(k.last_used_unix, r.GetInt(6));
+  CLOISTER_ASSIGN_OR_RETURN(k.scope, r.GetText(7));
+  return k;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AuthStore>> AuthStore::Open(std::string_view url) {
@@ -232,7 +249,7 @@ Result<int64_t> AuthStore::LatestUserRevocation(storage::Executor& ex, std::stri
   return (*row).GetInt(0);
 }
 
-Status AuthStore::Prune(storage::Executor& ex, int64_t now) {
+Status AuthStore::Prune(storage::Executor& ex, int64_t now, int64_t expired_key_keep_s) {
   CLOISTER_RETURN_IF_ERROR(ex.Execute("DELETE FROM access_tokens WHERE expires_unix <= ?", {now}));
   CLOISTER_RETURN_IF_ERROR(
       ex.Execute("DELETE FROM refresh_tokens WHERE expires_unix <= ?", {now}));
@@ -246,38 +263,68 @@ Status AuthStore::Prune(storage::Executor& ex, int64_t now) {
   CLOISTER_RETURN_IF_ERROR(ex.Execute(
       "DELETE FROM login_throttle WHERE last_failure_ms < ? AND locked_until_ms < ?",
       {day_ago_ms, now * 1000}));
+  CLOISTER_RETURN_IF_ERROR(ex.Execute("DELETE FROM api_keys WHERE expires_unix != 0 AND expires_unix <= ?",
+                                      {now - expired_key_keep_s}));
   return ex.Execute("DELETE FROM revocations WHERE relevant_until <= ?", {now});
 }
 
 // ---- API keys ----
 
-Status AuthStore::InsertApiKey(storage::Executor& ex, const ApiKeyRecord& k,
-                               std::string_view description, int64_t now) {
+Status AuthStore::InsertApiKey(storage::Executor& ex, const ApiKeyRecord& k) {
   return ex.Execute(
       "INSERT INTO api_keys(key_id, user_id, secret_hash, description, created_unix, "
-      "expires_unix) VALUES (?, ?, ?, ?, ?, ?)",
-      {k.key_id, k.user_id, k.secret_hash, S(description), now, k.expires_unix});
+      "expires_unix, last_used_unix, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      {k.key_id, k.user_id, k.secret_hash, k.description, k.created_unix, k.expires_unix,
+       k.last_used_unix, k.scope});
 }
 
 Result<std::optional<ApiKeyRecord>> AuthStore::FindApiKey(storage::Executor& ex,
                                                           std::string_view key_id) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto row, ex.QueryRow("SELECT key_id, user_id, secret_hash, expires_unix FROM api_keys "
-                            "WHERE key_id = ?",
+      auto row, ex.QueryRow(std::string("SELECT ") + kApiKeyColumns +
+                                " FROM api_keys WHERE key_id = ?",
                             {S(key_id)}));
   if (!row) return std::optional<ApiKeyRecord>();
-  ApiKeyRecord k;
-  CLOISTER_ASSIGN_OR_RETURN(k.key_id, row->GetText(0));
-  CLOISTER_ASSIGN_OR_RETURN(k.user_id, row->GetText(1));
-  CLOISTER_ASSIGN_OR_RETURN(k.secret_hash, row->GetBlob(2));
-  CLOISTER_ASSIGN_OR_RETURN(k.expires_unix, row->GetInt(3));
+  CLOISTER_ASSIGN_OR_RETURN(ApiKeyRecord k, ToApiKey(*row));
   return std::optional<ApiKeyRecord>(std::move(k));
 }
 
-Result<int64_t> AuthStore::CountApiKeys(storage::Executor& ex, std::string_view user_id) {
+Result<std::vector<ApiKeyRecord>> AuthStore::ListApiKeys(storage::Executor& ex,
+                                                         std::string_view user_id) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto row, ex.QueryRow("SELECT count(*) FROM api_keys WHERE user_id = ?", {S(user_id)}));
+      auto rows, ex.Query(std::string("SELECT ") + kApiKeyColumns +
+                              " FROM api_keys WHERE user_id = ? ORDER BY created_unix DESC, "
+                              "key_id",
+                          {S(user_id)}));
+  std::vector<ApiKeyRecord> out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) {
+    CLOISTER_ASSIGN_OR_RETURN(ApiKeyRecord k, ToApiKey(r));
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+Result<int64_t> AuthStore::CountApiKeys(storage::Executor& ex, std::string_view user_id,
+                                        int64_t now) {
+  CLOISTER_ASSIGN_OR_RETURN(
+      auto row, ex.QueryRow("SELECT count(*) FROM api_keys WHERE user_id = ? AND "
+                            "(expires_unix = 0 OR expires_unix > ?)",
+                            {S(user_id), now}));
   return (*row).GetInt(0);
+}
+
+Status AuthStore::TouchApiKey(storage::Executor& ex, std::string_view key_id, int64_t now,
+                              int64_t granularity_s) {
+  return ex.Execute(
+      "UPDATE api_keys SET last_used_unix = ? WHERE key_id = ? AND last_used_unix <= ?",
+      {now, S(key_id), now - granularity_s});
+}
+
+Result<bool> AuthStore::DeleteApiKey(storage::Executor& ex, std::string_view key_id) {
+  CLOISTER_ASSIGN_OR_RETURN(int64_t n,
+                            ex.ExecuteChanges("DELETE FROM api_keys WHERE key_id = ?", {S(key_id)}));
+  return n == 1;
 }
 
 Status AuthStore::DeleteApiKeysOfUser(storage::Executor& ex, std::string_view user_id) {

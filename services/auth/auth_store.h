@@ -50,6 +50,10 @@ struct ApiKeyRecord {
   std::string user_id;
   Bytes secret_hash;
   int64_t expires_unix = 0;
+  std::string description;
+  int64_t created_unix = 0;
+  int64_t last_used_unix = 0;  // 0: never
+  std::string scope;           // canonical text (api_key_scope.h); "": unrestricted
 };
 
 struct RevocationRecord {
@@ -118,14 +122,24 @@ class AuthStore {
   // The latest user-wide `before_unix` for a user (0 if none relevant).
   Result<int64_t> LatestUserRevocation(storage::Executor& ex, std::string_view user_id,
                                        int64_t now);
-  // Drops expired tokens and irrelevant revocations.
-  Status Prune(storage::Executor& ex, int64_t now);
+  // Drops expired tokens, irrelevant revocations and API keys expired
+  // more than `expired_key_keep_s` ago (kept a while so `apikey ls` shows
+  // why a key stopped working).
+  Status Prune(storage::Executor& ex, int64_t now, int64_t expired_key_keep_s = 30 * 86400);
 
   // ---- API keys ----
-  Status InsertApiKey(storage::Executor& ex, const ApiKeyRecord& k, std::string_view description,
-                      int64_t now);
+  Status InsertApiKey(storage::Executor& ex, const ApiKeyRecord& k);
   Result<std::optional<ApiKeyRecord>> FindApiKey(storage::Executor& ex, std::string_view key_id);
-  Result<int64_t> CountApiKeys(storage::Executor& ex, std::string_view user_id);
+  // The user's keys, newest first (secret hashes included: never leave auth).
+  Result<std::vector<ApiKeyRecord>> ListApiKeys(storage::Executor& ex, std::string_view user_id);
+  // Keys of the user still valid at `now` (the per-user limit).
+  Result<int64_t> CountApiKeys(storage::Executor& ex, std::string_view user_id, int64_t now);
+  // Sets last_used_unix to `now` unless it is already within `granularity_s`
+  // (so a busy key costs one write a minute, not one per verification).
+  Status TouchApiKey(storage::Executor& ex, std::string_view key_id, int64_t now,
+                     int64_t granularity_s);
+  // true if the key existed.
+  Result<bool> DeleteApiKey(storage::Executor& ex, std::string_view key_id);
   // Every API key of the user (password change, disable, delete).
   Status DeleteApiKeysOfUser(storage::Executor& ex, std::string_view user_id);
 

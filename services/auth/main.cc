@@ -3,6 +3,8 @@
 //   --db URL                              storage URL (default sqlite:///<data-dir>/auth.db)
 //   --bootstrap-admin-password-file FILE  create user "admin" if no admin exists
 //   --token-lifetime SECONDS              access token lifetime (default 900)
+//   --api-key-default-expiry-s SECONDS    API key lifetime when none is asked (default 90 days)
+//   --api-key-max-expiry-s SECONDS        longest API key lifetime (default 365 days)
 //   --rotate-signing-key                  start with a fresh token signing key
 #include <filesystem>
 #include <iostream>
@@ -65,8 +67,28 @@ int main(int argc, char** argv) {
       .add_option("--token-lifetime", token_lifetime, "access token lifetime in seconds")
       ->check(CLI::Range(int64_t{30}, int64_t{24 * 3600}))
       ->capture_default_str();
+  cloister::auth::AuthOptions defaults;
+  int64_t api_key_default_expiry = defaults.api_key_default_expiry_s;
+  int64_t api_key_max_expiry = defaults.api_key_max_expiry_s;
+  // One second at least, so a test cluster can watch a key expire.
+  const auto expiry_range = CLI::Range(int64_t{1}, int64_t{10} * 365 * 24 * 3600);
+  runner.app()
+      .add_option("--api-key-default-expiry-s", api_key_default_expiry,
+                  "API key lifetime when CreateApiKey asks for none (seconds)")
+      ->check(expiry_range)
+      ->capture_default_str();
+  runner.app()
+      .add_option("--api-key-max-expiry-s", api_key_max_expiry,
+                  "longest API key lifetime CreateApiKey grants (seconds; also caps older keys)")
+      ->check(expiry_range)
+      ->capture_default_str();
   runner.app().add_flag("--rotate-signing-key", rotate, "rotate the token signing key at start");
   if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
+  if (api_key_default_expiry > api_key_max_expiry) {
+    std::cerr << "cloister-auth: --api-key-default-expiry-s (" << api_key_default_expiry
+              << ") exceeds --api-key-max-expiry-s (" << api_key_max_expiry << ")" << std::endl;
+    return 2;
+  }
   // The enclave first: only an attested auth, running the configuration
   // the auditors signed, opens the user database (and --print-config
   // exits here without touching it).
@@ -93,6 +115,8 @@ int main(int argc, char** argv) {
 
   cloister::auth::AuthOptions options;
   options.token_lifetime_s = token_lifetime;
+  options.api_key_default_expiry_s = api_key_default_expiry;
+  options.api_key_max_expiry_s = api_key_max_expiry;
   auto core = AuthCore::Create(*std::move(store),
                                std::make_shared<cloister::auth::PlatformSealer>(&enclave->platform()),
                                options);

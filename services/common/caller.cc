@@ -1,4 +1,4 @@
-// The test constructor of Caller; see caller.h.
+// The test constructor of Caller and its API-key scope check; see caller.h.
 #include "services/common/caller.h"
 
 namespace cloister::services {
@@ -13,8 +13,18 @@ Caller MakeCallerForTesting(TestCallerSpec spec) {
   if (!spec.roles.empty()) c.roles_ = spec.roles;
   c.token_id_ = std::move(spec.token_id);
   c.request_id_ = std::move(spec.request_id);
-  c.via_ = "token";
+  // As IdentityVerifier decides it: an API key's proof has token id "apikey:…".
+  c.via_ = c.token_id_.rfind("apikey:", 0) == 0 ? "api-key" : "token";
+  c.scope_ = std::move(spec.scope);
   return c;
+}
+
+bool Caller::InScope(std::string_view name, bool read_only) const {
+  if (!scoped()) return true;
+  if (read_only && scope_.read_only()) return true;
+  for (const auto& m : scope_.methods())
+    if (m == name) return true;
+  return false;
 }
 
 }  // namespace cloister::services

@@ -49,6 +49,13 @@ class Caller {
   // The request this caller made (set by GrantVerifier; "" at the gateway
   // before it assigns one).
   const std::string& request_id() const { return request_id_; }
+  // An API key's scope, from its signed proof (unset: unrestricted).
+  const api::ApiKeyScope& scope() const { return scope_; }
+  bool scoped() const { return scope_.read_only() || scope_.methods_size() > 0; }
+  // Whether the scope lets this caller call public method `name` (whose
+  // table entry says `read_only`); always true when unscoped. The roles
+  // are checked separately: a scope only narrows them.
+  bool InScope(std::string_view name, bool read_only) const;
 
  private:
   friend class IdentityVerifier;
@@ -59,6 +66,7 @@ class Caller {
   std::string user_id_, username_, token_id_, request_id_;
   std::string via_ = "anonymous";
   std::vector<api::Role> roles_;
+  api::ApiKeyScope scope_;
 };
 
 // A user caller for unit tests and benches that drive a core directly
@@ -70,6 +78,7 @@ struct TestCallerSpec {
   std::string token_id;
   std::string request_id;
   std::vector<api::Role> roles;  // default: user (+ admin when `admin`)
+  api::ApiKeyScope scope;        // an API key's (token_id "apikey:…" makes via "api-key")
 };
 Caller MakeCallerForTesting(TestCallerSpec spec);
 

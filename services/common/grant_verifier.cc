@@ -200,7 +200,15 @@ Result<Caller> GrantVerifier::Identify(const internal::AccessGrant& g, const rpc
                 "the grant names user '" + principal.substr(0, 64) +
                     "' but auth's proof is for '" + caller->user_id().substr(0, 64) + "'");
   CLOISTER_RETURN_IF_ERROR(CheckMethodRoles(m, *caller));
+  CLOISTER_RETURN_IF_ERROR(CheckApiKeyScope(m, *caller));
   return *std::move(caller);
+}
+
+Status CheckApiKeyScope(const rpc::MethodEntry& m, const Caller& c) {
+  if (c.InScope(m.name, m.read_only)) return OkStatus();
+  return Deny(grant_reason::kApiKeyScope,
+              "this API key's scope does not include " + m.name +
+                  (c.scope().read_only() ? " (the key is read-only)" : ""));
 }
 
 Status CheckMethodRoles(const rpc::MethodEntry& m, const Caller& c) {

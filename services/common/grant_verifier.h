@@ -22,15 +22,17 @@
 //     accepted only on methods the table opens to "anonymous";
 //   - the caller holds one of the roles the method table declares for the
 //     method (proto (cloister.options.rule).roles: the one place a
-//     role × method rule is written; the gateway policy may narrow it).
+//     role × method rule is written; the gateway policy may narrow it);
+//   - a caller with an API key's scope (from the signed proof) calls a
+//     method inside it, so a gateway cannot widen a key.
 // Every refusal, and every admitted call made for a user or anonymously, is
 // audited (a service's own admitted internal polls are not); refusals are
 // returned as PermissionDenied with a reason:
 // GRANT_MISSING, GRANT_MALFORMED, GRANT_SIGNATURE_INVALID, GRANT_MAC_INVALID,
 // GRANT_AUDIENCE_MISMATCH, GRANT_METHOD_MISMATCH, GRANT_BODY_MISMATCH, GRANT_EXPIRED,
 // GRANT_REPLAYED, PEER_NOT_ALLOWED, AUTH_PROOF_MISSING, AUTH_PROOF_INVALID,
-// AUTH_PROOF_PRINCIPAL_MISMATCH, PRINCIPAL_NOT_ALLOWED, ROLE_REQUIRED
-// (Unavailable AUTH_UNAVAILABLE before auth's keys were loaded).
+// AUTH_PROOF_PRINCIPAL_MISMATCH, PRINCIPAL_NOT_ALLOWED, ROLE_REQUIRED,
+// API_KEY_SCOPE (Unavailable AUTH_UNAVAILABLE before auth's keys were loaded).
 //
 //   CLOISTER_ASSIGN_OR_RETURN(auto authz, verifier.Admit(*ctx, *req, kCreateUserMethod));
 #pragma once
@@ -70,6 +72,7 @@ inline constexpr const char* kProofInvalid = "AUTH_PROOF_INVALID";
 inline constexpr const char* kProofPrincipal = "AUTH_PROOF_PRINCIPAL_MISMATCH";
 inline constexpr const char* kPrincipal = "PRINCIPAL_NOT_ALLOWED";
 inline constexpr const char* kRole = "ROLE_REQUIRED";
+inline constexpr const char* kApiKeyScope = "API_KEY_SCOPE";
 }  // namespace grant_reason
 
 class GrantVerifier {
@@ -116,6 +119,12 @@ class GrantVerifier {
 // "anonymous"; PermissionDenied [ROLE_REQUIRED] otherwise. The one check of
 // a role × method rule in the services.
 Status CheckMethodRoles(const rpc::MethodEntry& m, const Caller& c);
+
+// An API key's scope (Caller::scope, from the signed proof) for `m`: OK
+// if unscoped or `m` is in it; PermissionDenied [API_KEY_SCOPE] otherwise.
+// The one scope check, run by the gateway's authorize filter and by every
+// service's Identify.
+Status CheckApiKeyScope(const rpc::MethodEntry& m, const Caller& c);
 
 // The gateway's proof over serialized grant bytes: its attested key's
 // signature (level ≥ 2) or the level-1 cluster-secret HMAC. Fails if the

@@ -60,6 +60,9 @@ Result<Caller> IdentityVerifier::Verify(std::string_view proof, int64_t now_unix
   for (int r : body.roles()) c.roles_.push_back(static_cast<api::Role>(r));
   c.token_id_ = body.token_id();
   c.via_ = body.token_id().rfind(kApiKeyProofPrefix, 0) == 0 ? "api-key" : "token";
+  // The key's scope is part of the signed proof: every verifier enforces
+  // the same one (CheckApiKeyScope), whatever the gateway claims.
+  c.scope_ = body.scope();
   return c;
 }
 

@@ -7,7 +7,9 @@
 // against auth's token keys — which AuthFollower fetches from this
 // cluster's genuine auth over mutual RA-TLS of a pinned configuration and
 // REPLACES on every refresh, so a dropped key stops verifying — and
-// against the revocations auth published.
+// against the revocations auth published. An API key's proof carries the
+// key's scope (TokenBody.scope), which the Caller keeps; revoking a key
+// revokes the token id "apikey:<key id>".
 //
 //   CLOISTER_ASSIGN_OR_RETURN(Caller who, identity.Verify(grant.auth_proof(), now_unix));
 #pragma once

@@ -30,16 +30,26 @@ Status AuthenticateFilter::OnRequest(RequestContext& ctx) {
     std::string key = h.substr(7);
     std::string hash = HexEncode(crypto::Sha256(AsBytes(key)));
     const int64_t now = now_();
-    std::optional<ApiKeyProof> p = cache_->CachedApiKey(hash, now);
-    if (!p) {
-      CLOISTER_ASSIGN_OR_RETURN(ApiKeyProof fresh, lookup_(key));
-      // Reused for at most 30 s, and never past the proof's own expiry.
-      fresh.until_unix = std::min(fresh.until_unix, now + 30);
-      cache_->CacheApiKey(hash, fresh);
-      p = std::move(fresh);
+    if (std::optional<ApiKeyProof> cached = cache_->CachedApiKey(hash, now)) {
+      auto caller = cache_->VerifyToken(cached->proof, now);
+      if (caller.ok()) {
+        ctx.principal = *std::move(caller);
+        ctx.auth_proof = cached->proof;
+        return OkStatus();
+      }
+      if (caller.error().code() == Code::kUnavailable) return caller.error();
+      // Revoked (the key, or every credential of its user) since it was
+      // cached: auth's answer says why (a revoked key is INVALID_API_KEY).
+      cache_->ForgetApiKey(hash);
     }
-    CLOISTER_ASSIGN_OR_RETURN(ctx.principal, cache_->VerifyToken(p->proof, now));
-    ctx.auth_proof = p->proof;
+    CLOISTER_ASSIGN_OR_RETURN(ApiKeyProof fresh, lookup_(key));
+    // Reused for at most 30 s, and never past the proof's own expiry; a
+    // revocation still applies at once, since the proof is re-verified
+    // against the revocations on every use.
+    fresh.until_unix = std::min(fresh.until_unix, now + 30);
+    CLOISTER_ASSIGN_OR_RETURN(ctx.principal, cache_->VerifyToken(fresh.proof, now));
+    ctx.auth_proof = fresh.proof;
+    cache_->CacheApiKey(hash, std::move(fresh));
     return OkStatus();
   }
   return Unauthenticated("authorization must be 'Bearer <token>' or 'ApiKey <key>'",

@@ -4,8 +4,11 @@
 //   "Bearer <token>"      → verified locally (signature, audience, expiry,
 //                           revocation) by the CredentialCache
 //   "ApiKey <id>.<secret>"→ verified by cloister-auth, which returns a
-//                           short-lived proof (a token it signed); cached
-//                           briefly, the proof re-verified on every use
+//                           short-lived proof (a token it signed, carrying
+//                           the key's scope); cached ≤ 30 s, the proof
+//                           re-verified on every use, so a revocation
+//                           (polled every second) applies at once and
+//                           the next use asks auth again
 // Anything else, or a bad credential → Unauthenticated with a reason.
 #pragma once
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/crypto/hash.h"
 #include "common/crypto/random.h"
 
 namespace cloister::gateway {
@@ -38,8 +39,10 @@ class AuthenticateFilterTest : public ::testing::Test {
     b.set_audience(auth::kTokenAudience);
     b.set_issued_unix(issued);
     b.set_expires_unix(issued + 300);
+    if (key_scope_.read_only() || key_scope_.methods_size() > 0) *b.mutable_scope() = key_scope_;
     return *auth::TokenSigner::Create(key_)->Sign(b);
   }
+  api::ApiKeyScope key_scope_;
   Status Auth(const std::string& header, RequestContext* out = nullptr) {
     RequestContext c;
     c.authorization = header;
@@ -50,12 +53,14 @@ class AuthenticateFilterTest : public ::testing::Test {
 
   int64_t now_ = 1'800'000'000;
   int lookups_ = 0;
+  bool key_revoked_ = false;  // what auth says once the key is revoked
   crypto::PrivateKey key_ = *crypto::PrivateKey::Generate(crypto::KeyType::kEd25519);
   CredentialCache cache_;
   AuthenticateFilter filter_{&cache_,
                              [this](const std::string& k) -> Result<ApiKeyProof> {
                                ++lookups_;
-                               if (k != "kid.secret") return Unauthenticated("bad key", "API_KEY_INVALID");
+                               if (k != "kid.secret" || key_revoked_)
+                                 return Unauthenticated("bad key", "INVALID_API_KEY");
                                // What auth returns: a token it signed for the key's user
                                // (issued after any revocation so far, as auth does).
                                return ApiKeyProof{ApiKeyToken("u-bot", now_ + lookups_), "u-bot",
@@ -121,10 +126,36 @@ TEST_F(AuthenticateFilterTest, ApiKeysVerifiedRemotelyThenCached) {
   EXPECT_EQ(c.auth_proof.rfind("v1.", 0), 0u);  // the proof auth signed is forwarded
   ASSERT_TRUE(Auth("ApiKey kid.secret").ok());
   EXPECT_EQ(lookups_, 1);
-  EXPECT_EQ(Auth("ApiKey kid.wrong").error().reason(), "API_KEY_INVALID");
+  EXPECT_EQ(Auth("ApiKey kid.wrong").error().reason(), "INVALID_API_KEY");
   cache_.RevokeUser("u-bot", now_);
   ASSERT_TRUE(Auth("ApiKey kid.secret").ok());
   EXPECT_EQ(lookups_, 3);  // the cached entry died with the user revocation
+}
+
+// Revoking a key revokes its proofs' token id: the cached entry fails at
+// its next use (as soon as the revocation poll brought it), is dropped, and
+// auth's answer for the key is what the client sees.
+TEST_F(AuthenticateFilterTest, RevokedApiKeyStopsAtOnceDespiteTheCache) {
+  ASSERT_TRUE(Auth("ApiKey kid.secret").ok());
+  ASSERT_TRUE(Auth("ApiKey kid.secret").ok());
+  EXPECT_EQ(lookups_, 1);
+  key_revoked_ = true;
+  cache_.RevokeToken("apikey:kid");
+  auto st = Auth("ApiKey kid.secret");
+  EXPECT_EQ(st.code(), Code::kUnauthenticated);
+  EXPECT_EQ(st.error().reason(), "INVALID_API_KEY");
+  EXPECT_EQ(lookups_, 2);
+  EXPECT_FALSE(cache_.CachedApiKey(HexEncode(crypto::Sha256(AsBytes(std::string("kid.secret")))),
+                                   now_)
+                   .has_value());
+}
+
+TEST_F(AuthenticateFilterTest, ApiKeyScopeComesFromTheProof) {
+  key_scope_.set_read_only(true);
+  RequestContext c;
+  ASSERT_TRUE(Auth("ApiKey kid.secret", &c).ok());
+  EXPECT_TRUE(c.principal.scoped());
+  EXPECT_TRUE(c.principal.scope().read_only());
 }
 
 TEST_F(AuthenticateFilterTest, NoKeysYetIsUnavailable) {

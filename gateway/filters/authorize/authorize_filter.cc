@@ -1,7 +1,25 @@
-// Role and resource checks; see authorize_filter.h.
+// Role, resource and API-key scope checks; see authorize_filter.h.
 #include "gateway/filters/authorize/authorize_filter.h"
 
+#include "proto/method_table.h"
+#include "services/common/grant_verifier.h"
+
 namespace cloister::gateway {
+namespace {
+
+// The account a self_or_admin method acts on: the request's `username`
+// string field (ChangePassword, ListApiKeys, ...); empty or absent: the
+// caller's own.
+std::string TargetUsername(const google::protobuf::Message* body) {
+  if (body == nullptr) return "";
+  const auto* field = body->GetDescriptor()->FindFieldByName("username");
+  if (field == nullptr || field->is_repeated() ||
+      field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING)
+    return "";
+  return body->GetReflection()->GetString(*body, field);
+}
+
+}  // namespace
 
 Status AuthorizeFilter::OnRequest(RequestContext& ctx) {
   auto it = policy_.allowed.find(ctx.method);
@@ -23,8 +41,7 @@ Status AuthorizeFilter::OnRequest(RequestContext& ctx) {
   }
   auto pred = policy_.predicates.find(ctx.method);
   if (pred != policy_.predicates.end() && pred->second == Predicate::kSelfOrAdmin) {
-    const auto* req = dynamic_cast<const api::ChangePasswordRequest*>(ctx.body);
-    std::string target = req ? req->username() : "";
+    std::string target = TargetUsername(ctx.body);
     if (target.empty()) target = ctx.principal.username();
     if (target != ctx.principal.username() && !ctx.principal.HasRole(api::ROLE_ADMIN)) {
       denied_.fetch_add(1);
@@ -32,6 +49,18 @@ Status AuthorizeFilter::OnRequest(RequestContext& ctx) {
                               "NOT_RESOURCE_OWNER");
     }
     ctx.resources.push_back("user:" + target);
+  }
+  if (ctx.principal.scoped()) {
+    const rpc::MethodEntry* m = rpc::MethodTable::Get().FindPublic(ctx.method);
+    // A method the table does not know is outside every scope.
+    Status st = m != nullptr ? services::CheckApiKeyScope(*m, ctx.principal)
+                             : PermissionDenied("this API key's scope does not include " +
+                                                    ctx.method,
+                                                services::grant_reason::kApiKeyScope);
+    if (!st.ok()) {
+      denied_.fetch_add(1);
+      return st;
+    }
   }
   return OkStatus();
 }

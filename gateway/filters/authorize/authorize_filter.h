@@ -1,6 +1,9 @@
 // Authorize: role × method from the policy (default deny), then resource
-// predicates (e.g. a user may change only their own password).
-// Rejects with PermissionDenied [ROLE_NOT_PERMITTED | NOT_RESOURCE_OWNER].
+// predicates (e.g. a user may change only their own password, or list only
+// their own API keys), then an API key's scope (the same check every
+// service repeats from the signed proof: services::CheckApiKeyScope).
+// Rejects with PermissionDenied [ROLE_NOT_PERMITTED | NOT_RESOURCE_OWNER |
+// API_KEY_SCOPE].
 #pragma once
 
 #include <atomic>

@@ -77,6 +77,61 @@ TEST(AuthorizeFilterTest, SelfOrAdminPredicate) {
   EXPECT_TRUE(f.OnRequest(a).ok());
 }
 
+// ListApiKeys shares the predicate: the request's `username` field names
+// the account, read generically from the message.
+TEST(AuthorizeFilterTest, SelfOrAdminReadsAnyUsernameField) {
+  AuthorizeFilter f(Policy::Default());
+  api::ListApiKeysRequest other;
+  other.set_username("bob");
+  auto c = As("ListApiKeys", {api::ROLE_USER});
+  c.body = &other;
+  EXPECT_EQ(f.OnRequest(c).error().reason(), "NOT_RESOURCE_OWNER");
+  api::ListApiKeysRequest mine;
+  auto s = As("ListApiKeys", {api::ROLE_USER});
+  s.body = &mine;
+  ASSERT_TRUE(f.OnRequest(s).ok());
+  EXPECT_EQ(s.resources, std::vector<std::string>{"user:alice"});
+  auto a = As("ListApiKeys", {api::ROLE_USER, api::ROLE_ADMIN}, "root");
+  a.body = &other;
+  EXPECT_TRUE(f.OnRequest(a).ok());
+}
+
+RequestContext AsKey(std::string method, api::ApiKeyScope scope) {
+  RequestContext c;
+  c.method = std::move(method);
+  c.principal = services::MakeCallerForTesting({.user_id = "u-bot",
+                                                .username = "bot",
+                                                .token_id = "apikey:ak0123456789abcdef",
+                                                .scope = std::move(scope)});
+  return c;
+}
+
+TEST(AuthorizeFilterTest, ApiKeyScopeNarrowsTheRoles) {
+  AuthorizeFilter f(Policy::Default());
+  api::ApiKeyScope ro;
+  ro.set_read_only(true);
+  auto list = AsKey("ListFunctions", ro);
+  EXPECT_TRUE(f.OnRequest(list).ok());
+  auto call = AsKey("Call", ro);
+  auto st = f.OnRequest(call);
+  EXPECT_EQ(st.code(), Code::kPermissionDenied);
+  EXPECT_EQ(st.error().reason(), "API_KEY_SCOPE");
+  api::ApiKeyScope only_call;
+  only_call.add_methods("Call");
+  auto call2 = AsKey("Call", only_call);
+  EXPECT_TRUE(f.OnRequest(call2).ok());
+  auto who = AsKey("WhoAmI", only_call);
+  EXPECT_EQ(f.OnRequest(who).error().reason(), "API_KEY_SCOPE");
+  // A scope never adds a role: a user's key naming an admin method is refused by role.
+  api::ApiKeyScope admin_method;
+  admin_method.add_methods("CreateUser");
+  auto create = AsKey("CreateUser", admin_method);
+  EXPECT_EQ(f.OnRequest(create).error().reason(), "ROLE_NOT_PERMITTED");
+  // Unscoped keys and tokens are unaffected.
+  auto plain = AsKey("Call", {});
+  EXPECT_TRUE(f.OnRequest(plain).ok());
+}
+
 TEST(PolicyTest, TyposStopLoading) {
   auto bad_method = Policy::Parse("[methods]\nLogn = [\"anonymous\"]\n", "p.toml", PublicMethods());
   ASSERT_FALSE(bad_method.ok());

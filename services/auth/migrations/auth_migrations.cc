@@ -82,6 +82,17 @@ CREATE TABLE signing_keys (
   retired_unix  INTEGER                     -- NULL: current
 );
 )sql"},
+    // Issue 11: API keys are listed (last use, scope) and always expire.
+    // A key created "forever" before this expires one maximum expiry
+    // (365 days, the default of --api-key-max-expiry-s) after its creation;
+    // AuthCore also caps every key at created + the configured maximum.
+    {2, "api keys: last use, scope, no key without expiry", R"sql(
+ALTER TABLE api_keys ADD COLUMN last_used_unix INTEGER NOT NULL DEFAULT 0;
+-- '' (unrestricted) or the canonical list "read-only,Call,..." (api_key_scope.h).
+ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+UPDATE api_keys SET expires_unix = created_unix + 31536000 WHERE expires_unix = 0;
+CREATE INDEX api_keys_user ON api_keys(user_id);
+)sql"},
 };
 
 }  // namespace
