@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD=${1:?build dir}
 SECONDS_EACH=${2:-20}
-for t in fuzz_quote fuzz_certificate fuzz_manifest fuzz_file_format; do
+for t in fuzz_quote fuzz_certificate fuzz_manifest fuzz_file_format fuzz_audit_log; do
   corpus=$(mktemp -d)
   echo "fuzz: $t for ${SECONDS_EACH}s"
   CLOISTER_FUZZ_SEED_DIR="$corpus" "$BUILD/bin/$t" -max_total_time="$SECONDS_EACH" -max_len=16384 -rss_limit_mb=2048 \

@@ -1,18 +1,13 @@
-// An append-only, hash-chained audit log (docs/design.md §4). One JSON object
-// per line:
-//   {"seq":N,"ts_ms":...,"service":"gateway","principal":"u-…","method":"/…",
-//    "decision":"allow|deny","reason":"…","request_id":"…","resources":["hmac…"],
-//    "prev":"<hex>","hash":"<hex>"}
-// hash = SHA-256(prev ‖ canonical line without "hash"). Entries never hold
-// data or key material; resource identifiers are HMAC'd with the log's key.
-// Append fsyncs before returning; a failed append fails the request
-// (audit fails closed, as Vault's does).
+// The append-only audit log writer (docs/design.md §4; line format in
+// audit_format.h, design in docs/architecture.md "The audit trail"). A failed
+// append fails the request: audit fails closed, as Vault's does.
 //
-//   CLOISTER_ASSIGN_OR_RETURN(auto log, AuditLog::Open(path, "gateway", hmac_key));
+//   CLOISTER_ASSIGN_OR_RETURN(auto log, AuditLog::Open(path, "gateway", resource_key, options));
 //   CLOISTER_RETURN_IF_ERROR(log->Append({.principal = uid, .method = m, .decision = "allow"}));
-//   auto report = VerifyAuditLog(path);   // names the first broken entry
+//   auto report = VerifyAuditLog(path);   // audit_verify.h: names the first broken line
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -23,6 +18,9 @@
 #include <vector>
 
 #include "common/secret.h"
+#include "common/sys/unique_fd.h"
+#include "services/common/audit_signer.h"
+#include "services/common/audit_verify.h"
 
 namespace cloister::services {
 
@@ -43,61 +41,112 @@ struct AuditSyncPolicy {
   // after write() — the entry survives a crash of the process (kill -9) —
   // and a background thread syncs every `interval_ms`; a power loss may
   // lose the last interval. Write and sync errors fail closed either way.
+  // Checkpoints are always synced before the head records them.
   bool sync_each = true;
   int interval_ms = 10;
   static Result<AuditSyncPolicy> Parse(std::string_view mode);  // "always" | "interval"
 };
 
+struct AuditLogOptions {
+  AuditSyncPolicy sync;
+  // Both set: the sealed (keyed, signed, segmented) log. Neither: plain.
+  SecretBytes chain_key;                      // ≥ 32 bytes
+  std::shared_ptr<const AuditSigner> signer;
+  uint64_t checkpoint_every_entries = 1000;
+  int64_t checkpoint_every_ms = 10'000;       // when entries were written since the last
+  uint64_t segment_max_bytes = 64ull << 20;
+  uint64_t segment_max_entries = 1'000'000;
+};
+
+// What Open read, for tests and the start-up log line.
+struct AuditOpenStats {
+  uint64_t segment = 0;
+  uint64_t tail_bytes_read = 0;
+  uint64_t tail_lines = 0;
+  bool migrated_plain_log = false;
+};
+
+// Sealed (services, ServiceRunner::OpenAudit): every line is also MAC'd
+// under a chain key only the enclave holds; every N entries, every T seconds
+// while entries come in, at rotation and at clean shutdown a checkpoint
+// signed with the enclave's attested key covers everything before it; the
+// log rotates into segments <path>.000001, ... (<path> links to the current
+// one) and <path>.head repeats the latest checkpoint, so a cut tail shows.
+// Plain (no chain key: other components' tests): one hash-chained file.
+// Entries never hold data or key material; resource identifiers are HMAC'd
+// with the resource key.
 class AuditLog {
  public:
-  // Opens (creating 0600) and re-reads the tail to continue the chain;
-  // DataLoss if the existing file's last line is broken.
+  // Sealed: continues the newest segment after checking its tail (chain,
+  // MACs) against the head; refuses (DataLoss, a reason of audit_reason::)
+  // a tail that does not verify or a log shorter than its head. A plain
+  // log at `path` from before segments becomes segment 0.
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, std::string service,
-                                                SecretBytes hmac_key,
-                                                AuditSyncPolicy sync = {});
+                                                SecretBytes resource_key, AuditLogOptions options);
+  // Plain: one file, re-verified whole at open.
+  static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, std::string service,
+                                                SecretBytes hmac_key, AuditSyncPolicy sync = {});
+  // Sealed: writes a final checkpoint (a clean shutdown).
   ~AuditLog();
 
-  // Thread-safe. Durable (fdatasync) when it returns OK. Concurrent appends
-  // share syncs (group commit): each waits only until a sync that started
-  // after its own write has finished.
+  // Thread-safe. Durable (fdatasync) when it returns OK in "always" mode.
+  // Concurrent appends share syncs (group commit): each waits only until a
+  // sync that started after its own write has finished.
   Status Append(const AuditEntry& entry);
+  // Sealed: signs a checkpoint now (if anything was written since the last).
+  Status Checkpoint();
+  // Sealed: verifies every segment up to now with the chain key (MACs as
+  // well as hashes and checkpoint structure), as only the service can.
+  Result<AuditVerifyReport> VerifyKeyed() const;
   uint64_t next_seq() const;
+  const AuditOpenStats& open_stats() const { return stats_; }
 
   struct Key {
     explicit Key() = default;
   };
-  AuditLog(Key, std::string path, std::string service, SecretBytes key, int fd, uint64_t seq,
-           std::string prev, AuditSyncPolicy sync);
+  AuditLog(Key, std::string path, std::string service, SecretBytes resource_key,
+           AuditLogOptions options);
 
  private:
+  bool sealed() const { return !opts_.chain_key.empty(); }
+  Status OpenPlain();
+  Status OpenSealed();
+  Status Recover(uint64_t segment);
+  Status CheckHead(const std::vector<AuditLine>& tail, bool whole_segment, uint64_t segment);
+  Status ContinuePlain(const std::string& file);
+  Status MigratePlain();
+  // All *Locked: mu_ held (the constructor and Open count as holding it).
+  Status WriteLocked(const nlohmann::ordered_json& body, bool entry, std::string* text = nullptr);
+  Status WriteSignerLocked(std::string_view why);
+  Status CheckpointLocked(std::string_view why, bool final);
+  Status CreateSegmentLocked(uint64_t n, std::string_view why);
+  Status RotateLocked(std::unique_lock<std::mutex>* lock);
+  Status SyncLocked();
+  void Background();
+
   mutable std::mutex mu_;
   std::condition_variable synced_cv_;
-  // All below guarded by mu_ (path_, service_ and key_ are set once).
-  uint64_t written_seq_ = 0;   // entries written (not yet necessarily synced)
-  uint64_t synced_seq_ = 0;    // entries covered by a finished sync
-  bool syncing_ = false;
-  bool broken_ = false;        // a write or sync failed: refuse everything after
+  // Set once: path_, service_, resource_key_, opts_.
   std::string path_;
   std::string service_;
-  SecretBytes key_;
-  int fd_;
-  uint64_t seq_;
-  std::string prev_;  // hex
-  AuditSyncPolicy sync_;
+  SecretBytes resource_key_;
+  AuditLogOptions opts_;
+  AuditOpenStats stats_;
+  // All below guarded by mu_.
+  uint64_t written_ = 0;       // writes made (not yet necessarily synced)
+  uint64_t synced_ = 0;        // writes covered by a finished sync
+  bool syncing_ = false;       // an fdatasync of fd_ runs outside the lock
+  bool broken_ = false;        // a write, sync or checkpoint failed: refuse everything after
+  sys::UniqueFd fd_;
+  uint64_t seq_ = 0;           // the next line's seq
+  std::string prev_;           // hex hash of the last line
+  std::string prev_mac_;       // hex MAC of the last line (sealed)
+  uint64_t segment_ = 0, segment_bytes_ = 0, segment_entries_ = 0;
+  uint64_t entries_since_cp_ = 0, lines_since_cp_ = 0;
+  std::chrono::steady_clock::time_point last_cp_;
+  std::string signer_line_;    // the latest signer line: the head repeats it
   bool stop_ = false;
-  std::thread flusher_;        // interval mode only
-  void FlushLoop();
+  std::thread background_;     // interval syncs and timed checkpoints
 };
-
-struct AuditVerifyReport {
-  bool ok = false;
-  uint64_t entries = 0;
-  int64_t first_bad_line = -1;  // 1-based line number of the first broken entry
-  std::string problem;          // what is wrong with it
-};
-
-// Re-computes the chain. Detects edited, deleted, inserted and reordered
-// entries (seq gaps, prev/hash mismatch).
-Result<AuditVerifyReport> VerifyAuditLog(const std::string& path);
 
 }  // namespace cloister::services

@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "attestation/sealing.h"
+#include "common/crypto/hash.h"
+#include "services/common/audit_attested.h"
 #include "services/common/parse_error_interceptor.h"
 #include "proto/method_table.h"
 #include "services/topology/service_spec.h"
@@ -226,11 +228,46 @@ AuditLog* ServiceRunner::OpenAudit() {
   }
   auto sync = AuditSyncPolicy::Parse(audit_sync_);
   if (!sync.ok()) return nullptr;
-  auto log = AuditLog::Open(dir + "/" + role_ + ".log", role_, std::move(key), *sync);
-  if (!log.ok()) {
-    LOG_ERROR("cannot open audit log", {{"error", log.error().ToString()}});
+  // The chain key is derived (not the resource key itself), so a MAC of the
+  // chain never doubles as a resource identifier's HMAC.
+  auto chain_key = crypto::HkdfSha256(key.view(), AsBytes("cloister-audit-chain"),
+                                      AsBytes("v1\n" + role_), 32);
+  if (!chain_key.ok()) return nullptr;
+  AuditLogOptions options;
+  options.sync = *sync;
+  options.chain_key = *std::move(chain_key);
+  // Checkpoints are signed with the key of this enclave's RA-TLS
+  // certificate, whose quote any verifier can check against trust.toml.
+  // Level 1 has no attested key: a key derived from the cluster secret
+  // stands in, which anyone who can read that secret could forge with.
+  if (enclave_->ratls() != nullptr) {
+    options.signer = MakeAttestedAuditSigner(*enclave_->ratls());
+  } else if (enclave_->cluster_secret() != nullptr) {
+    options.signer = MakeSecretAuditSigner(enclave_->cluster_secret()->view(), role_);
+    LOG_WARN("SECURITY LEVEL 1: audit checkpoints are keyed with the cluster secret, not an "
+             "attested key",
+             {{"role", role_}});
+  }
+  if (options.signer == nullptr) {
+    LOG_ERROR("no key to sign audit checkpoints with", {{"role", role_}});
     return nullptr;
   }
+  // This run's certificate is judged by the manifest in force now; keep it
+  // for verifiers after the manifest is re-signed (a rebuild, new settings).
+  if (auto st = ArchiveManifest(enclave_->trust(), dir); !st.ok())
+    LOG_WARN("cannot keep a copy of the manifest beside the audit log",
+             {{"error", st.ToString()}});
+  auto log = AuditLog::Open(dir + "/" + role_ + ".log", role_, std::move(key), std::move(options));
+  if (!log.ok()) {
+    LOG_ERROR("cannot open audit log", {{"error", log.error().ToString()}});
+    std::cerr << "cloister-" << role_ << ": cannot open the audit log: " << log.error().ToString()
+              << std::endl;
+    return nullptr;
+  }
+  const AuditOpenStats& stats = (*log)->open_stats();
+  LOG_INFO("audit log open", {{"segment", stats.segment},
+                              {"tail_bytes_read", stats.tail_bytes_read},
+                              {"migrated_plain_log", stats.migrated_plain_log}});
   audit_ = *std::move(log);
   if (enclave_->ratls() != nullptr) {
     // Refused TLS handshakes never reach a handler; record them here.

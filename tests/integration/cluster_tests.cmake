@@ -46,6 +46,24 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
   add_test(NAME cluster_badinput_test COMMAND cluster_badinput_test)
   set_tests_properties(cluster_badinput_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
 
+  # The API-key lifecycle (issue 11, must-be-true 2): revoke, expiry,
+  # password change, disable, maximum expiry, scope; SDK and CLI.
+  add_executable(cluster_apikey_test cluster_apikey_test.cc)
+  target_link_libraries(cluster_apikey_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        GTest::gtest_main)
+  add_dependencies(cluster_apikey_test cluster)
+  add_test(NAME cluster_apikey_test COMMAND cluster_apikey_test)
+  set_tests_properties(cluster_apikey_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+
+  # A tamper-evident audit trail (issue 11, must-be-true 1): the real
+  # files edited, cut and rewritten, each named by `cloister audit verify`.
+  add_executable(cluster_audit_test cluster_audit_test.cc)
+  target_link_libraries(cluster_audit_test PRIVATE cloister_cluster_fixture cloister_service_common
+                        GTest::gtest_main)
+  add_dependencies(cluster_audit_test cluster)
+  add_test(NAME cluster_audit_test COMMAND cluster_audit_test)
+  set_tests_properties(cluster_audit_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+
   # The Python test needs python3-grpcio + python3-protobuf (Debian): pick
   # the first interpreter that can import them (a pyenv shim may not).
   find_package(Python3 COMPONENTS Interpreter)
