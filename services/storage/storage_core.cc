@@ -418,6 +418,29 @@ Result<filestore::StatFileResponse> StorageCore::StatFile(const Caller& c,
   });
 }
 
+Result<FileRow> StorageCore::OwnedFile(std::string_view file_id, std::string_view owner) {
+  CLOISTER_RETURN_IF_ERROR(CheckFileId(file_id));
+  CLOISTER_ASSIGN_OR_RETURN(auto f, catalog_->GetFile(file_id));
+  if (!f || owner.empty() || f->owner != owner) return FileNotFound();
+  return *std::move(f);
+}
+
+Result<filestore::StatFileForTaskResponse> StorageCore::StatFileForTask(
+    const Caller& c, const filestore::StatFileForTaskRequest& r) {
+  return Call<filestore::StatFileForTaskResponse>(c, "StatFileForTask", false, [&](Trace&)
+                                                      -> Result<filestore::StatFileForTaskResponse> {
+    // The method table lets only the tasks enclave call this; the core
+    // checks the proven caller too (a user named "service:tasks" is a user).
+    if (!c.is_service() || c.user_id() != "service:tasks")
+      return PermissionDenied("only cloister-tasks may look files up for a task",
+                              reason::kTasksOnly);
+    CLOISTER_ASSIGN_OR_RETURN(FileRow f, OwnedFile(r.file_id(), r.owner_user_id()));
+    filestore::StatFileForTaskResponse resp;
+    *resp.mutable_file() = ToFileInfo(f);
+    return resp;
+  });
+}
+
 Result<filestore::ListFilesResponse> StorageCore::ListFiles(const Caller& c,
                                                            const filestore::ListFilesRequest& r) {
   return Call<filestore::ListFilesResponse>(c, "ListFiles", false, [&](Trace&)

@@ -208,6 +208,17 @@ class StorageCore {
                                                      const filestore::AbortUploadRequest& r);
   Result<filestore::StatFileResponse> StatFile(const Caller& c,
                                                const filestore::StatFileRequest& r);
+  // Internal, for cloister-tasks only (the service Caller "service:tasks",
+  // which only the grant verifier builds): the file if its owner is
+  // `owner_user_id`, the user tasks proved is assigning it to a task.
+  // PermissionDenied [TASKS_SERVICE_ONLY] for any other caller; NotFound
+  // [FILE_NOT_FOUND] when absent or another user's (OwnedFile).
+  Result<filestore::StatFileForTaskResponse> StatFileForTask(
+      const Caller& c, const filestore::StatFileForTaskRequest& r);
+  // The owner-bound lookup StatFileForTask answers with once its caller
+  // passed: InvalidArgument [FILE_ID_INVALID]; NotFound [FILE_NOT_FOUND]
+  // (the same words) when absent or not `owner`'s.
+  Result<FileRow> OwnedFile(std::string_view file_id, std::string_view owner);
   // The caller's own files, newest first (admins too). InvalidArgument
   // [PAGE_TOKEN_INVALID].
   Result<filestore::ListFilesResponse> ListFiles(const Caller& c,

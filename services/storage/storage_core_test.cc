@@ -700,6 +700,38 @@ TEST_F(StorageCoreTest, DeleteShredsTheKeyThenRemovesRowAndBlob) {
   EXPECT_TRUE(Create(kAlice, f.file_id, f.bytes.size()).ok());
 }
 
+// ---- StatFileForTask (cloister-tasks checks an assigned file) ----
+
+TEST_F(StorageCoreTest, StatFileForTaskRefusesEveryUserAndBindsTheOwner) {
+  Cipher f = MakeCipher(100);
+  Store(kAlice, f);
+  filestore::StatFileForTaskRequest r;
+  r.set_file_id(f.file_id);
+  r.set_owner_user_id("u-alice");
+  // The owner, an admin, and a user whose id merely reads like the service:
+  // only the tasks enclave's service Caller (made by the grant verifier) passes.
+  const Caller impostor = services::MakeCallerForTesting({.user_id = "service:tasks"});
+  for (const Caller* c : {&kAlice, &kAdmin, &impostor}) {
+    auto st = core_->StatFileForTask(*c, r);
+    ExpectError(st, Code::kPermissionDenied, reason::kTasksOnly);
+  }
+  ExpectError(core_->StatFileForTask(Caller::Anonymous(), r), Code::kPermissionDenied,
+              reason::kTasksOnly);
+  // The lookup it answers with once the caller passed: the named owner's
+  // file, or the same NOT_FOUND for another owner and for an absent file.
+  auto own = core_->OwnedFile(f.file_id, "u-alice");
+  ASSERT_TRUE(own.ok()) << own.error().ToString();
+  EXPECT_EQ(own->owner, "u-alice");
+  EXPECT_EQ(own->sha256, ToBytes(Sha(f.bytes)));
+  auto other = core_->OwnedFile(f.file_id, "u-bob");
+  ExpectError(other, Code::kNotFound, reason::kFileNotFound);
+  auto absent = core_->OwnedFile(MakeCipher(1).file_id, "u-alice");
+  ExpectError(absent, Code::kNotFound, reason::kFileNotFound);
+  EXPECT_EQ(other.error().message(), absent.error().message());
+  ExpectError(core_->OwnedFile(f.file_id, ""), Code::kNotFound, reason::kFileNotFound);
+  ExpectError(core_->OwnedFile("../x", "u-alice"), Code::kInvalidArgument, reason::kFileIdInvalid);
+}
+
 // ---- collection ----
 
 TEST_F(StorageCoreTest, CollectsExpiredSessionsAndFreesTheirReservation) {

@@ -34,6 +34,7 @@ inline constexpr const char* kSha256Mismatch = "SHA256_MISMATCH";
 inline constexpr const char* kHeaderMismatch = "FILE_HEADER_MISMATCH";
 // Files.
 inline constexpr const char* kFileNotFound = "FILE_NOT_FOUND";
+inline constexpr const char* kTasksOnly = "TASKS_SERVICE_ONLY";
 inline constexpr const char* kOffsetOutOfRange = "DOWNLOAD_OFFSET_OUT_OF_RANGE";
 inline constexpr const char* kPageTokenInvalid = "PAGE_TOKEN_INVALID";
 inline constexpr const char* kBlobCorrupt = "BLOB_CORRUPT";

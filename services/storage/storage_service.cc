@@ -42,6 +42,7 @@ CLOISTER_STORAGE_SERVE(AbortUpload)
 CLOISTER_STORAGE_SERVE(StatFile)
 CLOISTER_STORAGE_SERVE(ListFiles)
 CLOISTER_STORAGE_SERVE(DeleteFile)
+CLOISTER_STORAGE_SERVE(StatFileForTask)
 #undef CLOISTER_STORAGE_SERVE
 
 grpc::Status StorageService::UploadChunks(grpc::ServerContext* ctx,

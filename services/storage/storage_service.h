@@ -44,6 +44,10 @@ class StorageService final : public filestore::Storage::Service {
                           filestore::DeleteFileResponse* resp) override;
   grpc::Status Download(grpc::ServerContext* ctx, const filestore::DownloadRequest* req,
                         grpc::ServerWriter<filestore::DownloadResponse>* writer) override;
+  // Internal (method table: callers tasks): a file of a given owner.
+  grpc::Status StatFileForTask(grpc::ServerContext* ctx,
+                               const filestore::StatFileForTaskRequest* req,
+                               filestore::StatFileForTaskResponse* resp) override;
   // Internal (method table): SERVING, the security level and the core's counters.
   grpc::Status Health(grpc::ServerContext* ctx, const filestore::StorageHealthRequest* req,
                       filestore::StorageHealthResponse* resp) override;

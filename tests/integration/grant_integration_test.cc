@@ -19,6 +19,11 @@
 namespace cloister::testing {
 namespace {
 
+// cloister-exec takes --tasks-addr (the peer of its task worker, issue 13).
+// These tests drive exec's Call only and start no cloister-tasks; nothing
+// dials this address.
+constexpr const char* kUnusedTasksAddr = "127.0.0.1:9";
+
 using namespace std::chrono_literals;
 
 class GrantIntegrationTest : public ::testing::Test {
@@ -44,7 +49,7 @@ class GrantIntegrationTest : public ::testing::Test {
     std::string port_file = node_->dir() + "/exec.port";
     auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                                 node_->dir() + "/exec-data", "--port-file", port_file,
-                                "--auth-addr", auth_addr_},
+                                "--auth-addr", auth_addr_, "--tasks-addr", kUnusedTasksAddr},
                                {.log_prefix = node_->dir() + "/exec"});
     ASSERT_TRUE(p.ok());
     exec_ = std::make_unique<Subprocess>(*std::move(p));
@@ -159,7 +164,7 @@ TEST_F(GrantIntegrationTest, TlsHandshakeWithoutClientCertificateFailsInOpenSsl)
   std::string port_file = node_->dir() + "/exec-info.port";
   auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                               node_->dir() + "/exec-info-data", "--port-file", port_file,
-                              "--auth-addr", auth_addr_},
+                              "--auth-addr", auth_addr_, "--tasks-addr", kUnusedTasksAddr},
                              {.log_prefix = node_->dir() + "/exec-info",
                               .env = {{"GRPC_VERBOSITY", "INFO"}}});
   ASSERT_TRUE(p.ok());
