@@ -155,7 +155,7 @@ CommandRegistrar reg("user", [](CLI::App& app, Globals& g) {
 
   auto* apikey = user->add_subcommand("apikey", "create an API key for yourself (automation)");
   apikey->add_option("--description", flags->description, "what the key is for");
-  apikey->add_option("--expires-unix", flags->expires_unix, "expiry (unix seconds; 0: none)");
+  apikey->add_option("--expires-unix", flags->expires_unix, "expiry (unix seconds; 0: the cluster's default expiry; `cloister apikey create` is the fuller command)");
   apikey->add_flag("--json", g.json, "machine-readable output");
   apikey->callback([flags, &g] { RunApiKey(*flags, g); });
 });

@@ -52,7 +52,9 @@ class ServiceRunner {
   // the operational ones (logging, port file, one-shot bootstrap actions),
   // plus SetConfigValue's, plus attestation::BaseConfig.
   attestation::Enclave* StartEnclave();
-  // Opens <data-dir>/audit/<role>.log with a sealed HMAC key.
+  // Opens the audit trail under <data-dir>/audit/ (<role>.log.NNNNNN
+  // segments, keyed MAC chain, checkpoints signed with the enclave's
+  // attested key; see services/common/audit_log.h).
   AuditLog* OpenAudit();
 
   // Builds and runs the server until SIGTERM/SIGINT; returns the exit code.
