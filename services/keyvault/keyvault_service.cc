@@ -6,6 +6,7 @@
 #include "common/crypto/random.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "services/common/serve_unary.h"
 
 namespace cloister::keyvault_service {
 namespace {
@@ -730,12 +731,8 @@ namespace {
 template <typename Req, typename Resp, typename Fn>
 grpc::Status Serve(services::GrantVerifier* verifier, grpc::ServerContext* ctx, const Req* req,
                    Resp* resp, std::string_view method, Fn fn) {
-  auto authz = verifier->Admit(*ctx, *req, std::string(kBackend) + std::string(method));
-  if (!authz.ok()) return ToGrpcStatus(authz.error());
-  Result<Resp> r = fn(authz->caller(), authz->request());
-  if (!r.ok()) return ToGrpcStatus(r.error());
-  *resp = *std::move(r);
-  return grpc::Status::OK;
+  return services::ServeUnary(*verifier, ctx, req, resp,
+                              std::string(kBackend) + std::string(method), std::move(fn));
 }
 
 }  // namespace

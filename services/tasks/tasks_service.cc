@@ -2,6 +2,7 @@
 #include "services/tasks/tasks_service.h"
 
 #include "common/grpc_status.h"
+#include "services/common/serve_unary.h"
 
 namespace cloister::tasks_service {
 namespace {
@@ -16,16 +17,9 @@ std::string MethodPath(std::string_view method) {
 
 template <typename Req, typename Resp, typename Fn>
 grpc::Status TasksService::Serve(grpc::ServerContext* ctx, const Req* req, Resp* resp,
-                                 std::string_view method, Fn fn) {
-  auto authz = verifier_->Admit(*ctx, *req, MethodPath(method));
-  if (!authz.ok()) {
-    core_->CountRefusal();
-    return ToGrpcStatus(authz.error());
-  }
-  Result<Resp> r = fn(authz->caller(), authz->request());
-  if (!r.ok()) return ToGrpcStatus(r.error());
-  *resp = *std::move(r);
-  return grpc::Status::OK;
+                                   std::string_view method, Fn fn) {
+  return services::ServeUnary(*verifier_, ctx, req, resp, MethodPath(method), std::move(fn),
+                              [this] { core_->CountRefusal(); });
 }
 
 #define CLOISTER_TASKS_SERVE(M)                                                            \
