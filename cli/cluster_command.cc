@@ -448,6 +448,12 @@ std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
     argv.insert(argv.end(), {"--quota-bytes", std::to_string(c.storage_quota_bytes),
                              "--quota-files", std::to_string(c.storage_quota_files),
                              "--upload-ttl-s", std::to_string(c.storage_upload_ttl_s)});
+  if (svc == "tasks")
+    argv.insert(argv.end(), {"--lease-ms", std::to_string(c.tasks_lease_ms), "--max-attempts",
+                             std::to_string(c.tasks_max_attempts), "--backoff-ms",
+                             std::to_string(c.tasks_backoff_ms)});
+  if (svc == "exec")
+    argv.insert(argv.end(), {"--task-workers", std::to_string(c.exec_task_workers)});
   if (svc == "auth" && FileExists(p.admin_password))
     argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
   if (s.is_public()) {

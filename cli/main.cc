@@ -32,8 +32,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // Command callbacks report failure by throwing CLI::RuntimeError(code).
-    return app.exit(e);
+    // Command callbacks report failure by throwing CLI::RuntimeError(code)
+    // (0, 1 or 2); CLI11's own parse errors have codes of their own (106
+    // for a missing option...), which become the documented usage code 2.
+    const int rc = app.exit(e);
+    return (rc == 0 || rc == kExitFailure || rc == kExitUsage) ? rc : kExitUsage;
   }
   return 0;
 }

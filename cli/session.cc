@@ -73,6 +73,14 @@ Result<ClusterConfig> ClusterConfig::Load(const std::string& path) {
   CLOISTER_ASSIGN_OR_RETURN(c.storage_upload_ttl_s,
                             cfg.GetInt("storage.upload_ttl_s", c.storage_upload_ttl_s, 60,
                                        30 * 86400));
+  CLOISTER_ASSIGN_OR_RETURN(c.tasks_lease_ms,
+                            cfg.GetInt("tasks.lease_ms", c.tasks_lease_ms, 100, 3'600'000));
+  CLOISTER_ASSIGN_OR_RETURN(c.tasks_max_attempts,
+                            cfg.GetInt("tasks.max_attempts", c.tasks_max_attempts, 1, 100));
+  CLOISTER_ASSIGN_OR_RETURN(c.tasks_backoff_ms,
+                            cfg.GetInt("tasks.backoff_ms", c.tasks_backoff_ms, 0, 3'600'000));
+  CLOISTER_ASSIGN_OR_RETURN(c.exec_task_workers,
+                            cfg.GetInt("exec.task_workers", c.exec_task_workers, 0, 64));
   for (const auto& s : topology::Topology()) {
     if (s.is_platform() || s.is_public()) continue;
     const std::string name(s.name);
@@ -118,6 +126,15 @@ Status ClusterConfig::Save(const std::string& path) const {
            "quota_bytes = " + std::to_string(storage_quota_bytes) + "\nquota_files = " +
            std::to_string(storage_quota_files) + "\nupload_ttl_s = " +
            std::to_string(storage_upload_ttl_s) + "\n";
+    if (it->first == "tasks")
+      t += "# a claimed task's lease (ms; heartbeats renew it), claims per task before\n"
+           "# an expired lease fails it, and the wait before the first retry (ms)\n"
+           "lease_ms = " + std::to_string(tasks_lease_ms) + "\nmax_attempts = " +
+           std::to_string(tasks_max_attempts) + "\nbackoff_ms = " +
+           std::to_string(tasks_backoff_ms) + "\n";
+    if (it->first == "exec")
+      t += "# tasks this execution enclave runs at once (0: it runs no tasks)\n"
+           "task_workers = " + std::to_string(exec_task_workers) + "\n";
     t += "\n";
   }
   return WriteFileAtomic(path, t, 0644);

@@ -61,6 +61,13 @@ struct ClusterConfig {
   int64_t storage_quota_bytes = int64_t{10} << 30;
   int64_t storage_quota_files = 10'000;
   int64_t storage_upload_ttl_s = 86'400;
+  // [tasks]: a claimed task's lease, claims before an expired lease fails
+  // it, and the first retry's wait (doubling per attempt).
+  int64_t tasks_lease_ms = 30'000;
+  int64_t tasks_max_attempts = 3;
+  int64_t tasks_backoff_ms = 1'000;
+  // [exec]: tasks one execution enclave runs at once (0: it pulls none).
+  int64_t exec_task_workers = 2;
 
   // Where service `name` listens ("" if this cluster has no address for it
   // yet, e.g. a service added to the topology after `cluster init`).

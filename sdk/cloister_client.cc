@@ -277,6 +277,17 @@ Result<std::vector<api::User>> Client::ListUsers() {
   return std::vector<api::User>(resp->users().begin(), resp->users().end());
 }
 
+Result<std::vector<api::UserRef>> Client::LookupUsers(
+    const std::vector<std::string>& usernames) {
+  api::LookupUsersRequest req;
+  for (const auto& n : usernames) req.add_usernames(n);
+  auto resp = Unary<api::LookupUsersRequest, api::LookupUsersResponse>(
+      NewContext(true), req,
+      [this](auto* c, const auto& q, auto* r) { return auth_->LookupUsers(c, q, r); });
+  if (!resp.ok()) return resp.error();
+  return std::vector<api::UserRef>(resp->users().begin(), resp->users().end());
+}
+
 Result<api::User> Client::DisableUser(std::string_view username, bool disabled) {
   api::DisableUserRequest req;
   req.set_username(std::string(username));

@@ -126,6 +126,9 @@ class Client {
   Result<api::User> CreateUser(std::string_view username, std::string_view password,
                                std::vector<api::Role> roles = {api::ROLE_USER});
   Result<std::vector<api::User>> ListUsers();
+  // Usernames → user ids for any signed-in user (1..64 names, request
+  // order); NOT_FOUND USER_NOT_FOUND naming the first unknown one.
+  Result<std::vector<api::UserRef>> LookupUsers(const std::vector<std::string>& usernames);
   // `disabled` = false re-enables. Disabling revokes the user's tokens.
   Result<api::User> DisableUser(std::string_view username, bool disabled = true);
   Status DeleteUser(std::string_view username);

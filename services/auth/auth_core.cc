@@ -498,6 +498,23 @@ Result<api::ListUsersResponse> AuthCore::ListUsers(const Caller& caller) {
   return resp;
 }
 
+Result<api::LookupUsersResponse> AuthCore::LookupUsers(const api::LookupUsersRequest& req) {
+  constexpr int kMaxLookups = 64;
+  if (req.usernames_size() == 0 || req.usernames_size() > kMaxLookups)
+    return InvalidArgument("usernames: give 1 to 64 usernames", auth_reason::kLookupInvalid);
+  api::LookupUsersResponse resp;
+  for (const std::string& name : req.usernames()) {
+    CLOISTER_RETURN_IF_ERROR(ValidateUsername(name, "usernames"));
+    CLOISTER_ASSIGN_OR_RETURN(auto user, store_->FindUserByName(store_->db(), name));
+    if (!user || user->disabled)
+      return NotFound("no user named '" + name + "'", auth_reason::kUserNotFound);
+    auto* ref = resp.add_users();
+    ref->set_user_id(user->user_id);
+    ref->set_username(user->username);
+  }
+  return resp;
+}
+
 Result<api::DisableUserResponse> AuthCore::DisableUser(const Caller& caller,
                                                        const api::DisableUserRequest& req) {
   CLOISTER_RETURN_IF_ERROR(ValidateUsername(req.username()));

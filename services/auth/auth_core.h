@@ -49,6 +49,7 @@ inline constexpr const char* kApiKeyNotFound = "API_KEY_NOT_FOUND";
 inline constexpr const char* kAdminRequired = "ADMIN_REQUIRED";
 inline constexpr const char* kLastAdmin = "LAST_ADMIN";
 inline constexpr const char* kUserNotFound = "USER_NOT_FOUND";
+inline constexpr const char* kLookupInvalid = "LOOKUP_INVALID";
 inline constexpr const char* kKeyUnsealable = "SIGNING_KEY_UNSEALABLE";
 }  // namespace auth_reason
 
@@ -126,6 +127,10 @@ class AuthCore {
   Result<api::CreateUserResponse> CreateUser(const Caller& caller,
                                              const api::CreateUserRequest& req);
   Result<api::ListUsersResponse> ListUsers(const Caller& caller);
+  // Username → user id for any signed-in user (task slot owners are named
+  // by id). NOT_FOUND USER_NOT_FOUND naming the first unknown username:
+  // who has an account is not a secret among a cluster's users.
+  Result<api::LookupUsersResponse> LookupUsers(const api::LookupUsersRequest& req);
   Result<api::DisableUserResponse> DisableUser(const Caller& caller,
                                                const api::DisableUserRequest& req);
   Status DeleteUser(const Caller& caller, std::string_view username);

@@ -46,6 +46,11 @@ Result<api::ListUsersResponse> AuthLogic::ListUsers(
   return core_->ListUsers(CallerOf(a));
 }
 
+Result<api::LookupUsersResponse> AuthLogic::LookupUsers(
+    const services::Authorized<api::LookupUsersRequest>& a) {
+  return core_->LookupUsers(a.request());
+}
+
 Result<api::DisableUserResponse> AuthLogic::DisableUser(
     const services::Authorized<api::DisableUserRequest>& a) {
   return core_->DisableUser(CallerOf(a), a.request());
@@ -131,6 +136,7 @@ CLOISTER_AUTH_HANDLER(Logout, api::LogoutRequest, api::LogoutResponse)
 CLOISTER_AUTH_HANDLER(WhoAmI, api::WhoAmIRequest, api::WhoAmIResponse)
 CLOISTER_AUTH_HANDLER(CreateUser, api::CreateUserRequest, api::CreateUserResponse)
 CLOISTER_AUTH_HANDLER(ListUsers, api::ListUsersRequest, api::ListUsersResponse)
+CLOISTER_AUTH_HANDLER(LookupUsers, api::LookupUsersRequest, api::LookupUsersResponse)
 CLOISTER_AUTH_HANDLER(DisableUser, api::DisableUserRequest, api::DisableUserResponse)
 CLOISTER_AUTH_HANDLER(DeleteUser, api::DeleteUserRequest, api::DeleteUserResponse)
 CLOISTER_AUTH_HANDLER(ChangePassword, api::ChangePasswordRequest, api::ChangePasswordResponse)

@@ -51,6 +51,8 @@ class AuthLogic {
   Result<api::CreateUserResponse> CreateUser(
       const services::Authorized<api::CreateUserRequest>& a);
   Result<api::ListUsersResponse> ListUsers(const services::Authorized<api::ListUsersRequest>& a);
+  Result<api::LookupUsersResponse> LookupUsers(
+      const services::Authorized<api::LookupUsersRequest>& a);
   Result<api::DisableUserResponse> DisableUser(
       const services::Authorized<api::DisableUserRequest>& a);
   Result<api::DeleteUserResponse> DeleteUser(
@@ -94,6 +96,8 @@ class AuthService final : public api::Auth::Service {
                           api::CreateUserResponse* resp) override;
   grpc::Status ListUsers(grpc::ServerContext* ctx, const api::ListUsersRequest* req,
                          api::ListUsersResponse* resp) override;
+  grpc::Status LookupUsers(grpc::ServerContext* ctx, const api::LookupUsersRequest* req,
+                           api::LookupUsersResponse* resp) override;
   grpc::Status DisableUser(grpc::ServerContext* ctx, const api::DisableUserRequest* req,
                            api::DisableUserResponse* resp) override;
   grpc::Status DeleteUser(grpc::ServerContext* ctx, const api::DeleteUserRequest* req,

@@ -468,6 +468,44 @@ TEST_F(AuthCoreTest, DeleteUserRevokesAndForgets) {
   EXPECT_EQ(core_->DeleteUser(admin_, "alice").code(), Code::kNotFound);
 }
 
+TEST_F(AuthCoreTest, LookupUsersMapsNamesToIdsAndShowsNothingElse) {
+  api::LookupUsersRequest req;
+  req.add_usernames("alice");
+  req.add_usernames("admin");
+  auto r = core_->LookupUsers(req);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(r->users_size(), 2);
+  EXPECT_EQ(r->users(0).user_id(), alice_.user_id());  // request order
+  EXPECT_EQ(r->users(0).username(), "alice");
+  EXPECT_EQ(r->users(1).username(), "admin");
+
+  req.add_usernames("nobody");
+  auto unknown = core_->LookupUsers(req);
+  EXPECT_EQ(unknown.code(), Code::kNotFound);
+  EXPECT_EQ(unknown.error().reason(), auth_reason::kUserNotFound);
+  EXPECT_NE(unknown.error().message().find("nobody"), std::string::npos);
+
+  // A disabled user is not offered as a slot owner.
+  api::DisableUserRequest off;
+  off.set_username("alice");
+  off.set_disabled(true);
+  ASSERT_TRUE(core_->DisableUser(admin_, off).ok());
+  api::LookupUsersRequest one;
+  one.add_usernames("alice");
+  EXPECT_EQ(core_->LookupUsers(one).code(), Code::kNotFound);
+
+  api::LookupUsersRequest none;
+  EXPECT_EQ(core_->LookupUsers(none).error().reason(), auth_reason::kLookupInvalid);
+  api::LookupUsersRequest many;
+  for (int i = 0; i < 65; ++i) many.add_usernames("alice");
+  EXPECT_EQ(core_->LookupUsers(many).error().reason(), auth_reason::kLookupInvalid);
+  api::LookupUsersRequest bad;
+  bad.add_usernames("no spaces allowed");
+  auto b = core_->LookupUsers(bad);
+  EXPECT_EQ(b.code(), Code::kInvalidArgument);
+  EXPECT_NE(b.error().message().find("usernames"), std::string::npos);
+}
+
 TEST_F(AuthCoreTest, DuplicateUserIsAlreadyExists) {
   auto r = core_->CreateUser(admin_, MakeUser("alice", kAlicePw));
   EXPECT_EQ(r.code(), Code::kAlreadyExists);

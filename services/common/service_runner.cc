@@ -327,6 +327,7 @@ int ServiceRunner::Serve(const std::vector<grpc::Service*>& services,
   std::signal(SIGINT, OnSignal);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   LOG_INFO("draining", {{"role", role_}});
+  if (on_stopping_) on_stopping_();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   LOG_INFO("stopped", {{"role", role_}});
   return 0;

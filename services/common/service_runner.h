@@ -19,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 #include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,6 +64,9 @@ class ServiceRunner {
   // certificate without asking clients for one: clients are not enclaves.
   int Serve(const std::vector<grpc::Service*>& services,
             grpc::CallbackGenericService* generic = nullptr);
+  // Runs on SIGTERM/SIGINT before the server drains: exec stops its task
+  // workers here, so none claims a task while the process is going away.
+  void OnStopping(std::function<void()> fn) { on_stopping_ = std::move(fn); }
 
   // The verifier of auth proofs for this service's GrantVerifier, kept
   // current from cloister-auth (--auth-addr, which every enclave service
@@ -101,6 +105,7 @@ class ServiceRunner {
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<IdentityVerifier> identity_;
   std::unique_ptr<AuthFollower> follower_;  // after identity_: stops first
+  std::function<void()> on_stopping_;
 };
 
 }  // namespace cloister::services

@@ -1,5 +1,5 @@
-// cloister-exec: the execution enclave. In this issue it serves one-shot
-// calls (docs/design.md §5): the gateway forwards the caller's CallRequest with a
+// cloister-exec's one-shot calls (docs/exec.md; the task workers are
+// task_worker.h): the gateway forwards the caller's CallRequest with a
 // grant; the built-in function runs here through the runtime interface,
 // and outputs go back only if the function succeeded.
 #pragma once

@@ -100,6 +100,7 @@ Status KeyVaultCore::Record(const Caller& c, std::string_view op, const Status& 
   // Resources are HMAC'd by the log; the version rides along with the key.
   if (!t.key.empty())
     e.resources.push_back(t.version ? t.key + "@v" + std::to_string(t.version) : t.key);
+  if (!t.task_id.empty()) e.resources.push_back("task:" + t.task_id);
   if (Status st = audit_->Append(e); !st.ok()) {
     LOG_ERROR("keyvault audit append failed; refusing the result", {{"error", st.ToString()}});
     return Unavailable("audit log unavailable", reason::kAuditUnavailable);
@@ -776,6 +777,26 @@ CLOISTER_KV_SERVE(DeleteFileKey)
 // method table's callers rule); the core checks the caller again.
 CLOISTER_KV_SERVE(DestroyFileKey)
 #undef CLOISTER_KV_SERVE
+
+// Internal: the verifier admits only the attested exec enclave; the core
+// checks the caller again and verifies the task grant.
+grpc::Status KeyVaultService::GetFileKeyForTask(grpc::ServerContext* ctx,
+                                                const keyvault::GetFileKeyForTaskRequest* req,
+                                                keyvault::GetFileKeyResponse* resp) {
+  return Serve(verifier_, ctx, req, resp, "GetFileKeyForTask",
+               [this](const Caller& c, const keyvault::GetFileKeyForTaskRequest& r) {
+                 return core_->GetFileKeyForTask(c, r, *task_grants_);
+               });
+}
+
+grpc::Status KeyVaultService::RegisterFileKeyForTask(
+    grpc::ServerContext* ctx, const keyvault::RegisterFileKeyForTaskRequest* req,
+    keyvault::RegisterFileKeyResponse* resp) {
+  return Serve(verifier_, ctx, req, resp, "RegisterFileKeyForTask",
+               [this](const Caller& c, const keyvault::RegisterFileKeyForTaskRequest& r) {
+                 return core_->RegisterFileKeyForTask(c, r, *task_grants_);
+               });
+}
 
 grpc::Status KeyVaultService::Health(grpc::ServerContext* ctx,
                                      const keyvault::KeyVaultHealthRequest* req,

@@ -4,7 +4,8 @@
 // principal).
 //
 //   KeyVaultCore core(store.get(), audit);
-//   KeyVaultService svc(&verifier, &core, enclave->security_level());
+//   services::TaskGrantVerifier task_grants(enclave);
+//   KeyVaultService svc(&verifier, &task_grants, &core, enclave->security_level());
 //   runner.Serve({&svc});
 //
 // Access (docs/keyvault.md): the owner may do everything the key's policy
@@ -18,7 +19,11 @@
 //
 // File keys (RegisterFileKey, GetFileKey, DeleteFileKey, DestroyFileKey;
 // defined in file_keys.cc, rules in file_keys.h): readable by their owner
-// only; anyone else, admins included, gets FILE_KEY_NOT_FOUND.
+// only; anyone else, admins included, gets FILE_KEY_NOT_FOUND. The one
+// exception is the attested execution enclave holding a task grant that
+// names the file as an input of the key's owner (GetFileKeyForTask); it
+// also registers the keys of a task's outputs to their owners
+// (RegisterFileKeyForTask).
 #pragma once
 
 #include <functional>
@@ -28,6 +33,8 @@
 #include "services/common/audit_log.h"
 #include "services/common/caller.h"
 #include "services/common/grant_verifier.h"
+#include "services/common/task_grant.h"
+#include "services/keyvault/file_keys.h"
 #include "services/keyvault/key_store.h"
 
 namespace cloister::keyvault_service {
@@ -121,18 +128,42 @@ class KeyVaultCore {
                                                         const keyvault::DeleteFileKeyRequest& r);
   Result<keyvault::DestroyFileKeyResponse> DestroyFileKey(const Caller& c,
                                                           const keyvault::DestroyFileKeyRequest& r);
+  // The execution enclave only (PERMISSION_DENIED [NOT_EXEC_SERVICE] for
+  // any other caller), with `task_grant` verified by `grants`
+  // (PERMISSION_DENIED with its services::task_grant_reason).
+  // GetFileKeyForTask: the key if MayReceiveFileKey lets the grant have it;
+  // NOT_FOUND [FILE_KEY_NOT_FOUND] (as if absent) otherwise.
+  Result<keyvault::GetFileKeyResponse> GetFileKeyForTask(
+      const Caller& c, const keyvault::GetFileKeyForTaskRequest& r,
+      services::TaskGrantVerifier& grants);
+  // RegisterFileKeyForTask: the grant must give output `slot` to
+  // `owner_user_id` (PERMISSION_DENIED [TASK_GRANT_NOT_NAMED]); then
+  // RegisterFileKey's rules, the key registered to that owner.
+  Result<keyvault::RegisterFileKeyResponse> RegisterFileKeyForTask(
+      const Caller& c, const keyvault::RegisterFileKeyForTaskRequest& r,
+      services::TaskGrantVerifier& grants);
 
  private:
   // What one call touched, for its audit entry.
   struct Trace {
     std::string key;
     uint32_t version = 0;
+    std::string task_id;  // from a verified task grant only
   };
+  // RegisterFileKey's storing step for `owner` (the caller, or a task
+  // output's owner): the key's length, uniqueness of the id.
+  Result<keyvault::RegisterFileKeyResponse> RegisterFileKeyFor(std::string_view owner,
+                                                               std::string_view file_id,
+                                                               std::string_view file_key);
+  // The key of `file_id` if MayReceiveFileKey(c, its record, task).
+  Result<keyvault::GetFileKeyResponse> ReleaseFileKey(const Caller& c, std::string_view file_id,
+                                                      const TaskKeyClaim* task);
   // Runs `fn` for a user caller (CheckCaller) and audits the outcome.
   template <typename Resp, typename Fn>
   Result<Resp> Audited(const Caller& c, std::string_view op, Fn fn);
   // The same for the file-key calls, whose callers `check` admits
-  // (file_keys.cc: users, or the storage service for DestroyFileKey).
+  // (file_keys.cc: users, the storage service for DestroyFileKey, the
+  // execution enclave for the task calls).
   template <typename Resp, typename Fn>
   Result<Resp> AuditedFileCall(const Caller& c, std::string_view op,
                                Status (*check)(const Caller&), Fn fn);
@@ -159,8 +190,13 @@ class KeyVaultCore {
 // The gRPC face: Admit (grant check) → Caller → core → ToGrpcStatus.
 class KeyVaultService final : public keyvault::KeyVault::Service {
  public:
-  KeyVaultService(services::GrantVerifier* verifier, KeyVaultCore* core, int security_level)
-      : verifier_(verifier), core_(core), security_level_(security_level) {}
+  // `verifier`, `task_grants` and `core` must outlive the service.
+  KeyVaultService(services::GrantVerifier* verifier, services::TaskGrantVerifier* task_grants,
+                  KeyVaultCore* core, int security_level)
+      : verifier_(verifier),
+        task_grants_(task_grants),
+        core_(core),
+        security_level_(security_level) {}
 
 #define CLOISTER_KV_METHOD(M) \
   grpc::Status M(grpc::ServerContext* ctx, const keyvault::M##Request* req, \
@@ -194,11 +230,19 @@ class KeyVaultService final : public keyvault::KeyVault::Service {
   CLOISTER_KV_METHOD(DeleteFileKey)
   CLOISTER_KV_METHOD(DestroyFileKey)
 #undef CLOISTER_KV_METHOD
+  // Internal (method table: callers exec).
+  grpc::Status GetFileKeyForTask(grpc::ServerContext* ctx,
+                                 const keyvault::GetFileKeyForTaskRequest* req,
+                                 keyvault::GetFileKeyResponse* resp) override;
+  grpc::Status RegisterFileKeyForTask(grpc::ServerContext* ctx,
+                                      const keyvault::RegisterFileKeyForTaskRequest* req,
+                                      keyvault::RegisterFileKeyResponse* resp) override;
   grpc::Status Health(grpc::ServerContext* ctx, const keyvault::KeyVaultHealthRequest* req,
                       keyvault::KeyVaultHealthResponse* resp) override;
 
  private:
   services::GrantVerifier* verifier_;
+  services::TaskGrantVerifier* task_grants_;
   KeyVaultCore* core_;
   int security_level_;
 };

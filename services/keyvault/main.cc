@@ -1,5 +1,7 @@
 // cloister-keyvault: the HSM-like key service behind the gateway. Accepts
-// calls only from the attested gateway (with a grant); keys are generated
+// calls only from the attested gateway (with a grant), cloister-storage
+// (DestroyFileKey) and cloister-exec (file keys of a task's inputs and
+// outputs, under a task grant); keys are generated
 // and used in this enclave and sealed at rest with its MRSIGNER sealing key
 // at its svn (a later signed release opens it, an earlier one never).
 // Extra flag:
@@ -33,7 +35,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   services::GrantVerifier verifier(enclave, audit, runner.FollowAuth());
+  // Task grants (cloister-tasks' signature over what a claimed task may
+  // read and write) for the execution enclave's file-key calls.
+  services::TaskGrantVerifier task_grants(enclave);
   keyvault_service::KeyVaultCore core(store->get(), audit);
-  keyvault_service::KeyVaultService service(&verifier, &core, enclave->security_level());
+  keyvault_service::KeyVaultService service(&verifier, &task_grants, &core,
+                                            enclave->security_level());
   return runner.Serve({&service});
 }

@@ -1,7 +1,9 @@
 // cloister-storage: stores users' encrypted files (Cloister file format
 // ciphertext, never decrypted here) behind the gateway. Accepts calls only
-// from the attested gateway (with a grant); deletes file keys through
-// cloister-keyvault (--keyvault-addr, added by the ServiceRunner).
+// from the attested gateway (with a grant), cloister-tasks (StatFileForTask)
+// and cloister-exec (a task's inputs and outputs, under a task grant);
+// deletes file keys through cloister-keyvault (--keyvault-addr, added by
+// the ServiceRunner).
 // Extra flags:
 //   --db URL            catalog URL (default sqlite:///<data-dir>/storage.db)
 //   --quota-bytes N     per user: stored + reserved ciphertext bytes (default 10 GiB)
@@ -18,6 +20,7 @@
 #include "common/logging.h"
 #include "services/common/grant_verifier.h"
 #include "services/common/service_runner.h"
+#include "services/common/task_grant.h"
 #include "services/storage/keyvault_link.h"
 #include "services/storage/storage_service.h"
 
@@ -100,7 +103,12 @@ int main(int argc, char** argv) {
   });
 
   services::GrantVerifier verifier(enclave, audit, runner.FollowAuth());
-  storage_service::StorageService service(&verifier, core->get(), enclave->security_level());
+  // Task grants (cloister-tasks' signature over what a claimed task may
+  // read and write) for the execution enclave's ReadFileForTask and
+  // StoreTaskOutput.
+  services::TaskGrantVerifier task_grants(enclave);
+  storage_service::StorageService service(&verifier, &task_grants, core->get(),
+                                          enclave->security_level());
   int rc = runner.Serve({&service});
   collector.request_stop();
   return rc;

@@ -10,6 +10,15 @@
 //   auto s = *stream->Finish();                                 // durable offset
 //   auto file = *core->CompleteUpload(alice, complete_req);
 //
+// Tasks (issue 13, storage_tasks.cc): the attested execution enclave reads a
+// task's inputs and stores its outputs under a task grant cloister-tasks
+// signed (services/common/task_grant.h), which the core verifies itself:
+//
+//   auto reader = *core->OpenTaskRead(exec, read_req, task_grants);
+//   auto out = *core->OpenTaskOutput(exec, first_msg, task_grants);  // a session for the owner
+//   CLOISTER_RETURN_IF_ERROR(out->Append(next_msg));
+//   auto file = *out->Finish();                                      // completed, or nothing
+//
 // The service stores ciphertext of the Cloister file format and never
 // decrypts it: it checks only the size, the SHA-256 and the 40-byte header.
 // A file becomes visible (Stat, List, Download) only when CompleteUpload
@@ -31,9 +40,11 @@
 
 #include "common/crypto/hash.h"
 #include "files/file_format.h"
+#include "proto/internal.pb.h"
 #include "proto/storage.pb.h"
 #include "services/common/audit_log.h"
 #include "services/common/caller.h"
+#include "services/common/task_grant.h"
 #include "services/storage/blob_store.h"
 #include "services/storage/file_catalog.h"
 #include "services/storage/storage_reasons.h"
@@ -53,6 +64,9 @@ inline constexpr uint64_t kDurableEveryBytes = 8u << 20;   // fsync + DB offset 
 inline constexpr size_t kDownloadPieceBytes = 1u << 20;    // one DownloadResponse `data`
 inline constexpr uint32_t kDefaultPageSize = 100;
 inline constexpr uint32_t kMaxPageSize = 1000;
+// How the grant verifier names the attested execution enclave calling for
+// itself (a service Caller; a user with this id is still a user).
+inline constexpr std::string_view kExecPrincipal = "service:exec";
 
 struct StorageOptions {
   uint64_t quota_bytes = uint64_t{10} << 30;  // per owner: files + open sessions
@@ -64,7 +78,8 @@ struct StorageOptions {
 
 // What a caller wants to do with a stored file (StorageCore::Authorize).
 enum class Access {
-  kRead,    // download: the owner only
+  kRead,    // download: the owner only; or the execution enclave under a
+            // verified task grant naming the file, its owner and its SHA-256
   kStat,    // metadata: the owner or an admin
   kDelete,  // the owner or an admin
 };
@@ -163,6 +178,52 @@ class DownloadReader {
   bool first_ = true;
 };
 
+// One StoreTaskOutput stream: the execution enclave stores a task output for
+// one of its owners through an upload session the core opened for that
+// owner (StorageCore::OpenTaskOutput), so the quota, the stream rules and
+// CompleteUpload's checks are the upload path's own. The file becomes
+// visible only when Finish completes the session; a stream that fails, ends
+// early or is dropped before Finish aborts the session (no file, the
+// reservation freed). Audited once, when it ends. Not thread-safe (one gRPC
+// call drives it); the core must outlive it.
+class TaskOutputStream {
+ public:
+  class Key {
+    friend class StorageCore;
+    Key() = default;
+  };
+  TaskOutputStream(Key, StorageCore* core, Caller caller, std::string task_id,
+                   SessionRow session, std::string sha256, std::unique_ptr<UploadStream> upload);
+  TaskOutputStream(const TaskOutputStream&) = delete;
+  TaskOutputStream& operator=(const TaskOutputStream&) = delete;
+  ~TaskOutputStream();
+
+  // One later message: `data` only (InvalidArgument
+  // [TASK_OUTPUT_HEADER_REPEATED] if it sets a first-message field), ≤ 4 MiB
+  // ([MESSAGE_TOO_LARGE]), then UploadStream::Append's rules.
+  Status Append(const filestore::StoreTaskOutputRequest& m);
+  // Completes the session as CompleteUpload does: FailedPrecondition
+  // [UPLOAD_INCOMPLETE] if fewer than `size` bytes came, [SHA256_MISMATCH],
+  // [FILE_HEADER_MISMATCH], the format's reasons, [FILE_EXISTS].
+  Result<filestore::StoreTaskOutputResponse> Finish();
+
+ private:
+  friend class StorageCore;
+  Status AppendData(std::string_view data);
+  // Records the stream's first failure (what its audit entry says).
+  Status Fail(Status st);
+  void Abort();
+
+  StorageCore* core_;  // not owned
+  Caller caller_;
+  std::string task_id_;
+  SessionRow session_;
+  std::string sha256_;
+  std::unique_ptr<UploadStream> upload_;  // null once finished
+  Status failure_;
+  bool done_ = false;  // completed or aborted, and audited
+};
+
 struct OrphanReport {
   size_t parts_removed = 0;   // part files without a session
   size_t blobs_removed = 0;   // blobs without a file row
@@ -230,9 +291,38 @@ class StorageCore {
   Result<std::unique_ptr<DownloadReader>> OpenDownload(const Caller& c, std::string_view file_id,
                                                        uint64_t offset);
 
+  // ---- tasks (storage_tasks.cc): the execution enclave only ----
+  // Both refuse any caller but the service Caller "service:exec" (which
+  // only the grant verifier builds, for the attested exec enclave):
+  // PermissionDenied [EXEC_SERVICE_ONLY]; then verify `task_grant` with
+  // `grants` for that peer role: PermissionDenied with its
+  // services::task_grant_reason. Audited (file id and task id).
+  //
+  // ReadFileForTask: a reader like OpenDownload's, if Authorize lets the
+  // grant read the file; NotFound [FILE_NOT_FOUND] (the words of an absent
+  // file) when it does not.
+  Result<std::unique_ptr<DownloadReader>> OpenTaskRead(const Caller& c,
+                                                       const filestore::ReadFileForTaskRequest& r,
+                                                       services::TaskGrantVerifier& grants);
+  // StoreTaskOutput's first message: the grant must give output `slot` to
+  // `owner_user_id` (PermissionDenied [TASK_GRANT_NOT_NAMED]); then
+  // CreateUpload's checks and quota for that owner ([FILE_ID_INVALID]
+  // [FILE_SIZE_INVALID] [DESCRIPTION_TOO_LONG] [FILE_EXISTS]
+  // [QUOTA_*_EXCEEDED]), [SHA256_INVALID], ≤ 4 MiB of data
+  // [MESSAGE_TOO_LARGE]; the first message's data is appended.
+  Result<std::unique_ptr<TaskOutputStream>> OpenTaskOutput(
+      const Caller& c, const filestore::StoreTaskOutputRequest& first,
+      services::TaskGrantVerifier& grants);
+
   // The one access decision on stored files. NotFound [FILE_NOT_FOUND],
   // with the same message, whether the file is absent or not the caller's.
-  Result<FileRow> Authorize(const Caller& c, std::string_view file_id, Access access);
+  // `task` is a grant the execution enclave presented, as
+  // TaskGrantVerifier::Verify returned it (never one parsed from a request):
+  // with it, service:exec may read (kRead only) a file the grant names as
+  // an input of the file's owner whose stored SHA-256 is the grant's (a file
+  // replaced or changed since the task was approved is not readable).
+  Result<FileRow> Authorize(const Caller& c, std::string_view file_id, Access access,
+                            const internal::TaskGrant* task = nullptr);
 
   // Collects sessions expired at `now` (not held by a stream): shreds the
   // key the uploader registered, then deletes the row and the part file.
@@ -253,20 +343,43 @@ class StorageCore {
   friend class SessionClaim;
   friend class UploadStream;
   friend class DownloadReader;
+  friend class TaskOutputStream;
 
   // What a call touched, for its audit entry.
   struct Trace {
     std::string file_id;
+    std::string task_id;  // from a verified task grant only
   };
   template <typename T, typename Fn>
   Result<T> Call(const Caller& c, std::string_view op, bool audited, Fn fn);
   Status Audit(std::string_view principal, std::string_view op, const Status& outcome,
-               std::string_view request_id, std::string_view file_id);
+               std::string_view request_id, std::string_view file_id,
+               std::string_view task_id = {});
   Status CheckUser(const Caller& c) const;
+  // PermissionDenied [EXEC_SERVICE_ONLY] unless `c` is service:exec.
+  Status CheckExec(const Caller& c) const;
   Result<SessionClaim> Claim(const std::string& upload_id);
   void Release(const std::string& upload_id);
-  // The caller's live session, or NotFound [UPLOAD_NOT_FOUND].
-  Result<SessionRow> OwnSession(const Caller& c, const std::string& upload_id);
+  // `owner`'s live session, or NotFound [UPLOAD_NOT_FOUND].
+  Result<SessionRow> OwnSession(std::string_view owner, const std::string& upload_id);
+
+  // The upload path's steps for an owner the caller check already settled
+  // (a user for itself; the execution enclave for a task output's owner),
+  // so task outputs are stored by the same code as uploads.
+  Result<SessionRow> NewSession(std::string_view owner, const filestore::CreateUploadRequest& r,
+                                Trace& t);
+  // Claims `upload_id` (owner's), truncates its part file to the durable
+  // offset and returns a stream at that offset (nothing appended yet).
+  Result<std::unique_ptr<UploadStream>> OpenSessionStream(std::string_view owner,
+                                                          const std::string& upload_id);
+  Result<FileRow> CompleteSession(std::string_view owner, const std::string& upload_id,
+                                  std::string_view sha256, Trace& t);
+  // Deletes the session row, its hash and its part file (frees the
+  // reservation); false if it was already gone.
+  Result<bool> DropSession(const SessionRow& s);
+  // A reader of `f` from `offset` (checked against its size), once access
+  // was decided.
+  Result<std::unique_ptr<DownloadReader>> OpenReader(FileRow f, uint64_t offset);
   std::optional<UploadHash> TakeHash(const std::string& upload_id);
   void PutHash(const std::string& upload_id, UploadHash h);
   void ForgetHash(const std::string& upload_id);
@@ -288,8 +401,25 @@ class StorageCore {
   std::mutex namespace_mu_;
 
   std::atomic<uint64_t> uploads_started_{0}, uploads_completed_{0}, uploads_collected_{0},
-      bytes_received_{0}, bytes_sent_{0}, files_deleted_{0}, refusals_{0};
+      bytes_received_{0}, bytes_sent_{0}, files_deleted_{0}, refusals_{0}, reads_for_tasks_{0},
+      outputs_stored_{0};
 };
+
+// Runs one call's body (storage_core.cc, storage_tasks.cc): counts a
+// refusal, and audits the outcome when `audited`, and every refusal, reads
+// included: a probe for another's file ids leaves a trace here, not only
+// in the gateway's log. Successful reads are not audited here (the
+// gateway's entry has them).
+template <typename T, typename Fn>
+Result<T> StorageCore::Call(const Caller& c, std::string_view op, bool audited, Fn fn) {
+  Trace t;
+  Result<T> r = fn(t);
+  if (!r.ok()) refusals_++;
+  if (audited || !r.ok())
+    CLOISTER_RETURN_IF_ERROR(Audit(c.user_id().empty() ? "unknown" : c.user_id(), op, r.status(),
+                                   c.request_id(), t.file_id, t.task_id));
+  return r;
+}
 
 // FileInfo of a stored file (metadata only: never a key or plaintext).
 filestore::FileInfo ToFileInfo(const FileRow& f);

@@ -35,6 +35,10 @@ inline constexpr const char* kHeaderMismatch = "FILE_HEADER_MISMATCH";
 // Files.
 inline constexpr const char* kFileNotFound = "FILE_NOT_FOUND";
 inline constexpr const char* kTasksOnly = "TASKS_SERVICE_ONLY";
+// Task reads and outputs (the execution enclave under a task grant; the
+// grant's own refusals are services::task_grant_reason).
+inline constexpr const char* kExecOnly = "EXEC_SERVICE_ONLY";
+inline constexpr const char* kTaskOutputHeaderRepeated = "TASK_OUTPUT_HEADER_REPEATED";
 inline constexpr const char* kOffsetOutOfRange = "DOWNLOAD_OFFSET_OUT_OF_RANGE";
 inline constexpr const char* kPageTokenInvalid = "PAGE_TOKEN_INVALID";
 inline constexpr const char* kBlobCorrupt = "BLOB_CORRUPT";

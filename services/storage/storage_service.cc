@@ -78,13 +78,61 @@ grpc::Status StorageService::Download(grpc::ServerContext* ctx,
   }
   auto dl = core_->OpenDownload(authz->caller(), req->file_id(), req->offset());
   if (!dl.ok()) return ToGrpcStatus(dl.error());
+  return StreamOut(**dl, writer);
+}
+
+grpc::Status StorageService::StreamOut(DownloadReader& reader,
+                                       grpc::ServerWriter<filestore::DownloadResponse>* writer) {
   for (;;) {
-    auto piece = (*dl)->Next();
+    auto piece = reader.Next();
     if (!piece.ok()) return ToGrpcStatus(piece.error());
     if (!piece->has_value()) break;
     // A failed write: the client went away; it resumes from an offset.
     if (!writer->Write(**piece)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::ReadFileForTask(
+    grpc::ServerContext* ctx, const filestore::ReadFileForTaskRequest* req,
+    grpc::ServerWriter<filestore::DownloadResponse>* writer) {
+  auto authz = verifier_->Admit(*ctx, *req, MethodPath("ReadFileForTask"));
+  if (!authz.ok()) {
+    core_->CountRefusal();
+    return ToGrpcStatus(authz.error());
+  }
+  auto reader = core_->OpenTaskRead(authz->caller(), authz->request(), *task_grants_);
+  if (!reader.ok()) return ToGrpcStatus(reader.error());
+  return StreamOut(**reader, writer);
+}
+
+grpc::Status StorageService::StoreTaskOutput(
+    grpc::ServerContext* ctx, grpc::ServerReader<filestore::StoreTaskOutputRequest>* reader,
+    filestore::StoreTaskOutputResponse* resp) {
+  filestore::StoreTaskOutputRequest first;
+  if (!reader->Read(&first)) {
+    core_->CountRefusal();
+    return ToGrpcStatus(InvalidArgument("an output stream needs at least one message",
+                                        reason::kEmptyStream));
+  }
+  auto authz = verifier_->Admit(*ctx, first, MethodPath("StoreTaskOutput"));
+  if (!authz.ok()) {
+    core_->CountRefusal();
+    return ToGrpcStatus(authz.error());
+  }
+  auto stream = core_->OpenTaskOutput(authz->caller(), authz->request(), *task_grants_);
+  if (!stream.ok()) return ToGrpcStatus(stream.error());
+  filestore::StoreTaskOutputRequest next;
+  while (reader->Read(&next)) {
+    // On error the stream is dropped: no file, the reservation freed.
+    if (Status st = (*stream)->Append(next); !st.ok()) return ToGrpcStatus(st);
+  }
+  // Read also returns false when the call was cancelled or broke: a file
+  // whose reply can never arrive is not stored (dropping the stream aborts).
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  auto file = (*stream)->Finish();
+  if (!file.ok()) return ToGrpcStatus(file.error());
+  *resp = *std::move(file);
   return grpc::Status::OK;
 }
 

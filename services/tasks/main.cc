@@ -18,6 +18,7 @@
 #include "common/logging.h"
 #include "services/common/grant_verifier.h"
 #include "services/common/service_runner.h"
+#include "services/common/task_grant.h"
 #include "services/tasks/storage_link.h"
 #include "services/tasks/tasks_service.h"
 
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
   if (db_url.empty())
     db_url = "sqlite://" + std::filesystem::absolute(runner.data_dir() + "/tasks.db").string();
 
+  options.sign_task_grant = [enclave](internal::TaskGrant g) {
+    return services::SignTaskGrant(*enclave, std::move(g));
+  };
   auto files = tasks_service::MakeStorageFileLookup(runner.PeerChannel("storage"), enclave);
   auto core = tasks_service::TasksCore::Open(db_url, std::move(files), audit, options);
   if (!core.ok()) {

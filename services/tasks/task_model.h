@@ -51,7 +51,9 @@ struct InputRow {
 struct OutputRow {
   std::string slot;
   std::set<std::string> owners;
-  std::string file_id;          // set when the task succeeded
+  // Set when the task succeeded: owner → the file stored for that owner
+  // (each owner of a slot has its own copy under its own key).
+  std::map<std::string, std::string, std::less<>> file_ids;
 };
 
 struct ApprovalRow {

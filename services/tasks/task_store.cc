@@ -7,6 +7,13 @@
 namespace cloister::tasks_service {
 namespace {
 
+// The file stored for `owner` ("" before the task succeeded).
+std::string FileIdOf(const OutputRow& out, const std::string& owner) {
+  auto it = out.file_ids.find(owner);
+  return it == out.file_ids.end() ? std::string() : it->second;
+}
+
+
 using storage::Value;
 
 // A stored spec is our own serialization, but it is still parsed with a bound.
@@ -220,8 +227,8 @@ Status LoadChildren(storage::Executor& ex, TaskRow& t) {
     CLOISTER_ASSIGN_OR_RETURN(std::string file_id, r.GetText(2));
     OutputRow& out = t.outputs[slot];
     out.slot = slot;
+    if (!file_id.empty()) out.file_ids[owner] = std::move(file_id);
     out.owners.insert(std::move(owner));
-    out.file_id = std::move(file_id);
   }
   CLOISTER_ASSIGN_OR_RETURN(
       auto approvals, ex.Query("SELECT user_id, digest, at_ms FROM task_approvals WHERE task_id = ?", id));
@@ -269,7 +276,7 @@ Status WriteChildren(storage::Tx& tx, const TaskRow& t) {
     for (const auto& owner : out.owners)
       CLOISTER_RETURN_IF_ERROR(tx.Execute(
           "INSERT INTO task_outputs (task_id, slot, owner, file_id) VALUES (?, ?, ?, ?)",
-          {t.task_id, slot, owner, out.file_id}));
+          {t.task_id, slot, owner, FileIdOf(out, owner)}));
   for (const auto& [user, a] : t.approvals)
     CLOISTER_RETURN_IF_ERROR(tx.Execute(
         "INSERT INTO task_approvals (task_id, user_id, digest, at_ms) VALUES (?, ?, ?, ?)",

@@ -336,7 +336,7 @@ Status TasksCore::BindSlots(const FunctionRow& fn,
       return InvalidArgument("outputs[" + slot + "]: 1.." + std::to_string(kMaxSlotOwners) +
                                  " owners",
                              reason::kSlotsInvalid);
-    OutputRow row{slot, {}, ""};
+    OutputRow row{slot, {}, {}};
     for (int i = 0; i < owners.user_ids_size(); ++i) {
       CLOISTER_RETURN_IF_ERROR(CheckUserId(
           "outputs[" + slot + "].user_ids[" + std::to_string(i) + "]", owners.user_ids(i)));
@@ -411,8 +411,12 @@ tasks::Task TasksCore::ToProto(const TaskRow& t, std::string_view viewer) {
     auto* po = p.add_outputs();
     po->set_slot(slot);
     for (const auto& o : out.owners) po->add_owner_user_ids(o);
-    // An output's file is its owners' business only.
-    if (out.owners.count(std::string(viewer))) po->set_file_id(out.file_id);
+    // Each owner sees only its own copy: the others' are theirs.
+    if (auto it = out.file_ids.find(viewer); it != out.file_ids.end()) {
+      auto* f = po->add_files();
+      f->set_owner_user_id(it->first);
+      f->set_file_id(it->second);
+    }
   }
   for (const auto& u : t.participants) p.add_participants(u);
   for (const auto& [user, a] : t.approvals) {

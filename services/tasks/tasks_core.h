@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "common/thread_annotations.h"
+#include "proto/internal.pb.h"
 #include "proto/tasks.pb.h"
 #include "services/common/audit_log.h"
 #include "services/common/caller.h"
@@ -71,6 +72,10 @@ struct TasksOptions {
   uint32_t default_wait_ms = 10'000;
   uint32_t max_wait_ms = 30'000;    // WaitTask's bound (below the gateway's forward timeout)
   size_t max_waiters = 256;         // concurrent WaitTask calls
+  // Signs a claimed task's grant (services/common/task_grant.h
+  // SignTaskGrant with this enclave); returns the serialized
+  // SignedTaskGrant. Unset (unit tests): leases carry no grant.
+  std::function<Result<std::string>(internal::TaskGrant)> sign_task_grant;
 };
 
 // The one kind of caller that may pull work: the attested service "exec"
@@ -229,6 +234,8 @@ class TasksCore {
   Status RefuseByState(const TaskRow& t, std::string_view what) const;
   int64_t Backoff(int64_t attempts) const;
   Result<tasks::TaskLease> LeaseOf(const TaskRow& t);
+  // The task grant for `t`'s current lease (its token and expiry).
+  Result<std::string> SignGrantFor(const TaskRow& t) const;
   // The lease check of Heartbeat/Complete/Fail.
   Status CheckLease(const TaskRow& t, uint64_t token) const;
   void Notify();

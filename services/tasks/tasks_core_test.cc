@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <array>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "common/crypto/hash.h"
@@ -168,7 +170,23 @@ class TasksCoreTest : public ::testing::Test {
     tasks::CompleteTaskRequest r;
     r.set_task_id(task_id);
     r.set_fencing_token(token);
-    for (auto& [k, v] : outputs) (*r.mutable_outputs())[k] = v;
+    // `outputs` names alice's copy of each slot; every other owner gets a
+    // distinct id of its own (one file per owner).
+    tasks::Task t;
+    for (const Caller* c : {&kAlice, &kBob, &kCarol})
+      if (auto got = Get(*c, task_id); got.ok()) { t = got->task(); break; }
+    int n = 0;
+    for (auto& [slot, file] : outputs) {
+      std::vector<std::string> owners = {"u-alice"};
+      for (const auto& o : t.outputs())
+        if (o.slot() == slot) owners.assign(o.owner_user_ids().begin(), o.owner_user_ids().end());
+      for (const auto& owner : owners) {
+        auto* c = r.add_outputs();
+        c->set_slot(slot);
+        c->set_owner_user_id(owner);
+        c->set_file_id(owner == "u-alice" ? file : std::string(30, 'e') + std::to_string(10 + n++));
+      }
+    }
     return core_->Complete(Worker::ForTesting(), r);
   }
   Result<tasks::HeartbeatTaskResponse> Heartbeat(const std::string& task_id, uint64_t token) {
@@ -286,7 +304,7 @@ TEST(TaskDigestTest, IsTheDocumentedEncoding) {
   for (size_t i = 0; i < 64; i += 2) t.function_hash.replace(i, 2, "ab");
   t.args = {{"n", int64_t{7}}, {"s", std::string("x")}};
   t.inputs["in.a"] = {"in.a", "u-a", std::string(32, 'f'), Bytes(32, 0x11)};
-  t.outputs["out"] = {"out", {"u-b", "u-a"}, ""};
+  t.outputs["out"] = {"out", {"u-b", "u-a"}, {}};
   // Recomputed by hand from docs/tasks.md "Encodings".
   EXPECT_EQ(TaskDigest(t), "64c40d71d774218eab918dc4240be9ee908e3c02212394a3067105983c2204d3");
   t.creator = "u-z";  // not covered
@@ -499,7 +517,7 @@ TEST_F(TasksCoreTest, TheDigestIsTheCanonicalEncodingOfWhatRuns) {
     r.args = {{"column", std::string("amount")}, {"scale", 1.0}};
     r.inputs["table.alice"] = {"table.alice", "u-alice", alice_file_, files_[alice_file_].sha256};
     r.inputs["table.bob"] = {"table.bob", "u-bob", bob_file_, files_[bob_file_].sha256};
-    r.outputs["sum"] = {"sum", {"u-alice", "u-carol"}, ""};
+    r.outputs["sum"] = {"sum", {"u-alice", "u-carol"}, {}};
     edit(r);
     return TaskDigest(r);
   };
@@ -728,9 +746,15 @@ TEST_F(TasksCoreTest, StatesFollowTheLifecycleAndTheLogRecordsEachTransition) {
   t = MustGet(kCarol, t.task_id());
   EXPECT_EQ(t.state(), tasks::TASK_STATE_SUCCEEDED);
   EXPECT_TRUE(t.missing().empty());
-  EXPECT_EQ(t.outputs(0).file_id(), out);
+  ASSERT_EQ(t.outputs(0).files_size(), 1);  // carol's view: her own copy only
+  EXPECT_EQ(t.outputs(0).files(0).owner_user_id(), "u-carol");
+  EXPECT_NE(t.outputs(0).files(0).file_id(), out);
+  t = MustGet(kAlice, t.task_id());
+  ASSERT_EQ(t.outputs(0).files_size(), 1);
+  EXPECT_EQ(t.outputs(0).files(0).file_id(), out);
+  EXPECT_EQ(t.outputs(0).files(0).owner_user_id(), "u-alice");
   // An output's file id is for its owners only.
-  EXPECT_EQ(MustGet(kBob, t.task_id()).outputs(0).file_id(), "");
+  EXPECT_EQ(MustGet(kBob, t.task_id()).outputs(0).files_size(), 0);
   ExpectError(Invoke(kAlice, t.task_id()), Code::kFailedPrecondition, reason::kTaskFinished);
   tasks::RejectTaskRequest rej;
   rej.set_task_id(t.task_id());
@@ -888,8 +912,89 @@ TEST_F(TasksCoreTest, AStaleFencingTokenIsRefusedAndATaskSucceedsOnce) {
   // Once: the same token again, or any other, finds it done.
   ExpectError(Complete(id, second->lease().fencing_token(), {{"sum", AddFile(kAlice)}}),
               Code::kFailedPrecondition, reason::kLeaseLost);
-  EXPECT_EQ(MustGet(kAlice, id).outputs(0).file_id(), out);
+  EXPECT_EQ(MustGet(kAlice, id).outputs(0).files(0).file_id(), out);
   EXPECT_EQ(core_->Counters()["succeeded"], 1u);
+}
+
+// A claim carries a grant naming exactly the task's inputs and outputs, to
+// its lease's expiry; a heartbeat re-signs it to the new expiry.
+TEST_F(TasksCoreTest, AClaimCarriesATaskGrantScopedToTheTaskAndItsLease) {
+  std::vector<internal::TaskGrant> signed_grants;
+  std::mutex mu;
+  Reopen({.lease_ms = 1000, .max_attempts = 3, .backoff_ms = 100,
+          .sign_task_grant = [&](internal::TaskGrant g) -> Result<std::string> {
+            std::lock_guard<std::mutex> lock(mu);
+            signed_grants.push_back(g);
+            return "signed:" + g.SerializeAsString();
+          }});
+  tasks::Task t = ApprovedSumTask();
+  ASSERT_TRUE(Invoke(kAlice, t.task_id()).ok());
+  auto claim = Claim();
+  ASSERT_TRUE(claim.ok() && claim->claimed());
+  const auto& lease = claim->lease();
+  ASSERT_EQ(signed_grants.size(), 1u);
+  const internal::TaskGrant g = signed_grants[0];
+  EXPECT_EQ(lease.task_grant(), "signed:" + g.SerializeAsString());
+  EXPECT_EQ(g.task_id(), t.task_id());
+  EXPECT_EQ(g.fencing_token(), lease.fencing_token());
+  EXPECT_EQ(g.expires_unix_ms(), lease.lease_expires_unix_ms());
+  EXPECT_EQ(g.worker_role(), "exec");
+  EXPECT_EQ(g.digest(), lease.digest());
+  ASSERT_EQ(g.inputs_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(g.inputs(i).file_id(), lease.inputs(i).file_id());
+    EXPECT_EQ(g.inputs(i).owner_user_id(), lease.inputs(i).owner_user_id());
+    EXPECT_EQ(g.inputs(i).ciphertext_sha256(), lease.inputs(i).ciphertext_sha256());
+  }
+  ASSERT_EQ(g.outputs_size(), 1);
+  EXPECT_EQ(g.outputs(0).slot(), "sum");
+  EXPECT_EQ(std::vector<std::string>(g.outputs(0).owner_user_ids().begin(),
+                                     g.outputs(0).owner_user_ids().end()),
+            (std::vector<std::string>{"u-alice", "u-carol"}));
+  now_ms_ += 500;
+  auto hb = Heartbeat(t.task_id(), lease.fencing_token());
+  ASSERT_TRUE(hb.ok()) << hb.error().ToString();
+  ASSERT_EQ(signed_grants.size(), 2u);
+  EXPECT_EQ(signed_grants[1].expires_unix_ms(), hb->lease_expires_unix_ms());
+  EXPECT_GT(hb->lease_expires_unix_ms(), lease.lease_expires_unix_ms());
+  EXPECT_EQ(hb->task_grant(), "signed:" + signed_grants[1].SerializeAsString());
+}
+
+// A completion must give one file per (slot, owner): a missing owner's
+// copy, an extra owner, a repeat or one file for two owners is refused and
+// the task stays running.
+TEST_F(TasksCoreTest, ACompletionNamesOneFilePerOutputOwner) {
+  tasks::Task t = ApprovedSumTask();
+  ASSERT_TRUE(Invoke(kAlice, t.task_id()).ok());
+  auto claim = Claim();
+  ASSERT_TRUE(claim.ok() && claim->claimed());
+  const uint64_t token = claim->lease().fencing_token();
+  auto complete = [&](std::vector<std::array<std::string, 3>> outs) {
+    tasks::CompleteTaskRequest r;
+    r.set_task_id(t.task_id());
+    r.set_fencing_token(token);
+    for (const auto& [slot, owner, file] : outs) {
+      auto* o = r.add_outputs();
+      o->set_slot(slot);
+      o->set_owner_user_id(owner);
+      o->set_file_id(file);
+    }
+    return core_->Complete(Worker::ForTesting(), r);
+  };
+  const std::string a(32, 'a'), c(32, 'c');
+  ExpectError(complete({{"sum", "u-alice", a}}), Code::kInvalidArgument, reason::kOutputsInvalid);
+  ExpectError(complete({{"sum", "u-alice", a}, {"sum", "u-carol", c}, {"sum", "u-bob", std::string(32, 'b')}}),
+              Code::kInvalidArgument, reason::kOutputsInvalid);
+  ExpectError(complete({{"sum", "u-alice", a}, {"sum", "u-alice", c}}), Code::kInvalidArgument,
+              reason::kOutputsInvalid);
+  ExpectError(complete({{"sum", "u-alice", a}, {"sum", "u-carol", a}}), Code::kInvalidArgument,
+              reason::kOutputsInvalid);
+  ExpectError(complete({{"sum", "u-alice", a}, {"sum", "u-carol", "not-hex"}}), Code::kInvalidArgument,
+              reason::kFileIdInvalid);
+  EXPECT_EQ(MustGet(kAlice, t.task_id()).state(), tasks::TASK_STATE_RUNNING);
+  ASSERT_TRUE(complete({{"sum", "u-carol", c}, {"sum", "u-alice", a}}).ok());
+  EXPECT_EQ(MustGet(kCarol, t.task_id()).outputs(0).files(0).file_id(), c);
+  EXPECT_EQ(MustGet(kAlice, t.task_id()).outputs(0).files(0).file_id(), a);
 }
 
 TEST_F(TasksCoreTest, AnExpiredLeaseIsRetriedThenFailsAfterMaxAttempts) {

@@ -4,6 +4,7 @@
 #include "services/tasks/tasks_core.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/logging.h"
 #include "services/tasks/request_checks.h"
@@ -74,7 +75,33 @@ Result<tasks::TaskLease> TasksCore::LeaseOf(const TaskRow& t) {
     for (const auto& o : out.owners) lo->add_owner_user_ids(o);
   }
   l.set_digest(t.digest);
+  CLOISTER_ASSIGN_OR_RETURN(std::string grant, SignGrantFor(t));
+  l.set_task_grant(std::move(grant));
   return l;
+}
+
+Result<std::string> TasksCore::SignGrantFor(const TaskRow& t) const {
+  if (!options_.sign_task_grant) return std::string();  // unit tests without a signer
+  internal::TaskGrant g;
+  g.set_task_id(t.task_id);
+  g.set_fencing_token(static_cast<uint64_t>(t.lease_token));
+  g.set_digest(t.digest);
+  g.set_worker_role(std::string(kWorkerPrincipal.substr(kWorkerPrincipal.find(':') + 1)));
+  g.set_expires_unix_ms(t.lease_expires_ms);
+  for (const auto& [slot, in] : t.inputs) {
+    if (in.file_id.empty()) continue;  // an optional slot left unbound
+    auto* gi = g.add_inputs();
+    gi->set_slot(slot);
+    gi->set_file_id(in.file_id);
+    gi->set_owner_user_id(in.owner);
+    gi->set_ciphertext_sha256(std::string(AsChars(in.sha256)));
+  }
+  for (const auto& [slot, out] : t.outputs) {
+    auto* go = g.add_outputs();
+    go->set_slot(slot);
+    for (const auto& o : out.owners) go->add_owner_user_ids(o);
+  }
+  return options_.sign_task_grant(std::move(g));
 }
 
 // ---- the gRPC entry points ----
@@ -161,6 +188,10 @@ Result<tasks::HeartbeatTaskResponse> TasksCore::Heartbeat(const Worker& w,
     if (!extended) return LeaseLost("the lease ended while renewing it");
     tasks::HeartbeatTaskResponse resp;
     resp.set_lease_expires_unix_ms(expires);
+    TaskRow renewed = *t;
+    renewed.lease_expires_ms = expires;
+    CLOISTER_ASSIGN_OR_RETURN(std::string grant, SignGrantFor(renewed));
+    resp.set_task_grant(std::move(grant));
     return resp;
   });
 }
@@ -171,23 +202,34 @@ Result<tasks::CompleteTaskResponse> TasksCore::Complete(const Worker& w,
                                                      -> Result<tasks::CompleteTaskResponse> {
     CLOISTER_RETURN_IF_ERROR(CheckTaskId(r.task_id()));
     tr.resource = r.task_id();
-    for (const auto& [slot, file_id] : r.outputs())
-      CLOISTER_RETURN_IF_ERROR(CheckFileId("outputs[" + slot.substr(0, 130) + "]", file_id));
+    if (static_cast<size_t>(r.outputs_size()) > kMaxTaskSlots * kMaxSlotOwners)
+      return InvalidArgument("outputs: too many entries", reason::kOutputsInvalid);
+    for (int i = 0; i < r.outputs_size(); ++i)
+      CLOISTER_RETURN_IF_ERROR(
+          CheckFileId("outputs[" + std::to_string(i) + "].file_id", r.outputs(i).file_id()));
     CLOISTER_ASSIGN_OR_RETURN(auto loaded, store_->LoadTask(r.task_id()));
     if (!loaded) return NotFound("no such task", reason::kTaskNotFound);
     CLOISTER_RETURN_IF_ERROR(CheckLease(*loaded, r.fencing_token()));
     TaskRow next = *loaded;
-    for (const auto& [slot, file_id] : r.outputs())
-      if (!next.outputs.count(slot))
-        return InvalidArgument("outputs[" + slot.substr(0, 130) + "]: the task has no such output slot",
+    // Exactly one file per (slot, owner): none missing, none extra, none twice.
+    std::set<std::string> seen_files;
+    for (const auto& o : r.outputs()) {
+      const std::string where = "outputs[" + o.slot().substr(0, 130) + "/" +
+                                o.owner_user_id().substr(0, 64) + "]";
+      auto it = next.outputs.find(o.slot());
+      if (it == next.outputs.end() || !it->second.owners.count(o.owner_user_id()))
+        return InvalidArgument(where + ": the task has no such output slot and owner",
                                reason::kOutputsInvalid);
-    for (auto& [slot, out] : next.outputs) {
-      auto it = r.outputs().find(slot);
-      if (it == r.outputs().end())
-        return InvalidArgument("outputs: no file for output slot '" + slot + "'",
-                               reason::kOutputsInvalid);
-      out.file_id = it->second;
+      if (!it->second.file_ids.emplace(o.owner_user_id(), o.file_id()).second)
+        return InvalidArgument(where + ": given twice", reason::kOutputsInvalid);
+      if (!seen_files.insert(o.file_id()).second)
+        return InvalidArgument(where + ": the same file for two outputs", reason::kOutputsInvalid);
     }
+    for (const auto& [slot, out] : next.outputs)
+      for (const auto& owner : out.owners)
+        if (!out.file_ids.count(owner))
+          return InvalidArgument("outputs: no file for output slot '" + slot + "' of " + owner,
+                                 reason::kOutputsInvalid);
     next.state = tasks::TASK_STATE_SUCCEEDED;
     next.lease_worker.clear();
     next.lease_expires_ms = 0;

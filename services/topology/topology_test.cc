@@ -69,7 +69,7 @@ TEST(TopologyTest, InternalCallersAreReachableAndArePeers) {
     }
   }
   EXPECT_EQ(table.PeersOf("auth"), std::vector<std::string>{});
-  EXPECT_EQ(table.PeersOf("exec"), (std::vector<std::string>{"auth", "tasks"}));
+  EXPECT_EQ(table.PeersOf("exec"), (std::vector<std::string>{"auth", "keyvault", "storage", "tasks"}));
   EXPECT_EQ(table.PeersOf("tasks"), (std::vector<std::string>{"auth", "storage"}));
   EXPECT_EQ(table.PeersOf("storage"), (std::vector<std::string>{"auth", "keyvault"}));
 }

@@ -16,6 +16,7 @@
 #include "gateway/gateway.h"
 #include "proto/auth.grpc.pb.h"
 #include "proto/method_table.h"
+#include "proto/tasks.grpc.pb.h"
 #include "sdk/cloister_client.h"
 #include "services/topology/service_spec.h"
 #include "tests/integration/cluster_fixture.h"
@@ -273,6 +274,158 @@ TEST_F(ClusterBadInputTest, NoTokenAndGarbageTokenRefused) {
     grpc::Status st = stub2->ListUsers(&ctx, req, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << header.substr(0, 20);
   }
+  ExpectClusterHealthy();
+}
+
+// Issue 13, item 6: every public method of cloister-tasks refuses bad input
+// with INVALID_ARGUMENT naming the field, and nothing it refused changed
+// what is stored (the task's version, the task and function lists).
+TEST_F(ClusterBadInputTest, EveryTasksMethodNamesTheBadFieldAndChangesNothing) {
+  auto client = sdk::Client::Connect({cluster_->gateway(), cluster_->trust_path()});
+  ASSERT_TRUE(client.ok()) << client.error().ToString();
+  ASSERT_TRUE((*client)->Login("admin", cluster_->admin_password()).ok());
+  const std::string me = (*client)->session()->user.user_id();
+  // A real task to aim the bad requests at.
+  tasks::RegisterTaskFunctionRequest reg;
+  reg.set_kind(tasks::FUNCTION_KIND_BUILTIN);
+  reg.set_builtin_name("echo");
+  auto stub = tasks::Tasks::NewStub(channel_);
+  auto Ctx = [](grpc::ClientContext& c) {
+    c.AddMetadata("authorization", "Bearer " + token_);
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  };
+  tasks::RegisterTaskFunctionResponse fn;
+  {
+    grpc::ClientContext c;
+    Ctx(c);
+    grpc::Status st = stub->RegisterTaskFunction(&c, reg, &fn);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  tasks::CreateTaskRequest create;
+  create.set_function_hash(fn.function().hash());
+  for (const auto& slot : fn.function().spec().inputs()) (*create.mutable_inputs())[slot.name()] = me;
+  for (const auto& slot : fn.function().spec().outputs())
+    (*create.mutable_outputs())[slot.name()].add_user_ids(me);
+  tasks::CreateTaskResponse created;
+  {
+    grpc::ClientContext c;
+    Ctx(c);
+    grpc::Status st = stub->CreateTask(&c, create, &created);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  const std::string task_id = created.task().task_id();
+  auto Snapshot = [&] {
+    tasks::GetTaskRequest g;
+    g.set_task_id(task_id);
+    tasks::GetTaskResponse t;
+    grpc::ClientContext c1;
+    Ctx(c1);
+    EXPECT_TRUE(stub->GetTask(&c1, g, &t).ok());
+    tasks::ListTasksResponse lt;
+    grpc::ClientContext c2;
+    Ctx(c2);
+    EXPECT_TRUE(stub->ListTasks(&c2, tasks::ListTasksRequest(), &lt).ok());
+    tasks::ListTaskFunctionsResponse lf;
+    grpc::ClientContext c3;
+    Ctx(c3);
+    tasks::ListTaskFunctionsRequest lfr;
+    lfr.set_include_disabled(true);
+    EXPECT_TRUE(stub->ListTaskFunctions(&c3, lfr, &lf).ok());
+    return t.task().SerializeAsString() + "|" + lt.SerializeAsString() + "|" +
+           lf.SerializeAsString();
+  };
+  const std::string before = Snapshot();
+
+  struct Case {
+    std::string method, bytes, field;
+  };
+  std::vector<Case> cases;
+  auto Add = [&](std::string m, const google::protobuf::Message& msg, std::string field) {
+    cases.push_back({std::move(m), msg.SerializeAsString(), std::move(field)});
+  };
+  tasks::RegisterTaskFunctionRequest r1;  // no kind
+  Add("RegisterTaskFunction", r1, "kind");
+  tasks::RegisterTaskFunctionRequest r2;
+  r2.set_kind(tasks::FUNCTION_KIND_LUA);  // no source
+  Add("RegisterTaskFunction", r2, "lua_source");
+  tasks::RegisterTaskFunctionRequest r3 = reg;
+  r3.set_function_id("not-hex");
+  Add("RegisterTaskFunction", r3, "function_id");
+  tasks::GetTaskFunctionRequest gf;
+  gf.set_function_id("zz");
+  Add("GetTaskFunction", gf, "function_id");
+  tasks::DisableTaskFunctionRequest df;
+  Add("DisableTaskFunction", df, "function_id");
+  tasks::CreateTaskRequest c1;
+  Add("CreateTask", c1, "function_hash");
+  tasks::CreateTaskRequest c2 = create;
+  (*c2.mutable_inputs())["bad slot!"] = me;
+  Add("CreateTask", c2, "inputs");
+  tasks::CreateTaskRequest c3 = create;
+  c3.set_description(std::string(5000, 'd'));
+  Add("CreateTask", c3, "description");
+  tasks::UpdateTaskRequest u1;
+  Add("UpdateTask", u1, "task_id");
+  tasks::UpdateTaskRequest u2;
+  u2.set_task_id(task_id);
+  u2.set_function_hash("short");
+  Add("UpdateTask", u2, "function_hash");
+  tasks::AssignInputRequest a1;
+  Add("AssignInput", a1, "task_id");
+  tasks::AssignInputRequest a2;
+  a2.set_task_id(task_id);
+  a2.set_slot(create.inputs().begin()->first);
+  a2.set_file_id("../../etc/passwd");
+  Add("AssignInput", a2, "file_id");
+  tasks::ApproveTaskRequest p1;
+  p1.set_task_id(task_id);
+  Add("ApproveTask", p1, "digest");
+  tasks::ApproveTaskRequest p2;
+  p2.set_digest(std::string(64, 'a'));
+  Add("ApproveTask", p2, "task_id");
+  tasks::RejectTaskRequest j1;
+  j1.set_task_id(task_id);
+  j1.set_reason(std::string(2000, 'r'));
+  Add("RejectTask", j1, "reason");
+  tasks::RevokeApprovalRequest v1;
+  Add("RevokeApproval", v1, "task_id");
+  tasks::InvokeTaskRequest i1;
+  i1.set_task_id(std::string(32, 'G'));
+  Add("InvokeTask", i1, "task_id");
+  tasks::CancelTaskRequest k1;
+  k1.set_task_id(task_id);
+  k1.set_reason(std::string(2000, 'r'));
+  Add("CancelTask", k1, "reason");
+  tasks::GetTaskRequest g1;
+  Add("GetTask", g1, "task_id");
+  tasks::ListTasksRequest l1;
+  l1.set_page_token("forged");
+  Add("ListTasks", l1, "page_token");
+  tasks::ListTaskFunctionsRequest l2;
+  l2.set_page_token("forged");
+  Add("ListTaskFunctions", l2, "page_token");
+  tasks::WaitTaskRequest w1;
+  Add("WaitTask", w1, "task_id");
+  tasks::GetTaskLogRequest lg;
+  Add("GetTaskLog", lg, "task_id");
+
+  std::set<std::string> covered;
+  for (const auto& c : cases) {
+    grpc::Status st = Raw(c.method, c.bytes);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.method << " (" << c.field << "): " << st.error_message();
+    EXPECT_NE(st.error_message().find(c.field), std::string::npos)
+        << c.method << ": '" << st.error_message() << "' does not name " << c.field;
+    EXPECT_FALSE(st.error_details().empty()) << c.method << " has no stable reason";
+    covered.insert(c.method);
+  }
+  // Every public method of the service is in the list above.
+  for (const auto& m : rpc::MethodTable::Get().all()) {
+    if (m.is_public() && m.service == "cloister.tasks.Tasks") {
+      EXPECT_TRUE(covered.count(m.name)) << m.name << " has no bad-input case";
+    }
+  }
+  EXPECT_EQ(Snapshot(), before) << "a refused request changed stored state";
   ExpectClusterHealthy();
 }
 

@@ -30,6 +30,15 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
   set_tests_properties(cluster_config_identity_test PROPERTIES LABELS integration RUN_SERIAL TRUE
                        TIMEOUT 300)
 
+  # The multi-party journey (issue 13): exec's worker under task grants,
+  # what each party may read, limits, isolation, kill -9 of exec.
+  add_executable(cluster_tasks_test cluster_tasks_test.cc)
+  target_link_libraries(cluster_tasks_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_proto_tasks cloister_attestation GTest::gtest_main)
+  add_dependencies(cluster_tasks_test cluster)
+  add_test(NAME cluster_tasks_test COMMAND cluster_tasks_test)
+  set_tests_properties(cluster_tasks_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 600)
+
   # Encrypted files end to end (issue 12): SDK, CLI and raw streams.
   add_executable(cluster_files_test cluster_files_test.cc)
   target_link_libraries(cluster_files_test PRIVATE cloister_cluster_fixture cloister_sdk
@@ -85,6 +94,13 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
                      --protoc $<TARGET_FILE:protobuf::protoc>)
     set_tests_properties(python_grpcio_client PROPERTIES LABELS integration RUN_SERIAL TRUE
                          TIMEOUT 300)
+    # examples/python/two_party_psi.py, the README's Python task example.
+    add_test(NAME python_task_example
+             COMMAND ${cloister_py} ${CMAKE_SOURCE_DIR}/tests/python/test_task_example.py
+                     --cloister $<TARGET_FILE:cloister> --repo ${CMAKE_SOURCE_DIR}
+                     --protoc $<TARGET_FILE:protobuf::protoc>)
+    set_tests_properties(python_task_example PROPERTIES LABELS integration RUN_SERIAL TRUE
+                         TIMEOUT 300)
   endif()
 endif()
 
@@ -98,4 +114,52 @@ if(TARGET cloister AND TARGET cloister_test_support)
   add_dependencies(install_test cluster)
   add_test(NAME install_test COMMAND install_test)
   set_tests_properties(install_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+endif()
+
+# The demo's three multi-party jobs through the `cloister` CLI alone (issue
+# 13): psi, a Lua joint aggregate, gbdt train → predict; --json keys, the
+# digest a participant must name, errors named before any call.
+if(TARGET cloister_cluster_fixture)
+  add_executable(cluster_task_cli_test cluster_task_cli_test.cc)
+  target_link_libraries(cluster_task_cli_test PRIVATE cloister_cluster_fixture cloister_functions
+                        GTest::gtest_main)
+  target_compile_definitions(cluster_task_cli_test PRIVATE
+    CLOISTER_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  add_dependencies(cluster_task_cli_test cluster)
+  add_test(NAME cluster_task_cli_test COMMAND cluster_task_cli_test)
+  set_tests_properties(cluster_task_cli_test PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 600)
+endif()
+
+# The two-party journey through the C++ SDK (issue 13, must-be-trues 1 and
+# 2): the demo's three jobs checked against answers computed in the test,
+# every refusal with its reason and its audit entry, and
+# examples/sdk/two_party_journey.cc run against its own cluster (ctest
+# two_party_journey_example: the suite TwoPartyJourneyExample of the jobs
+# binary, which checks what the program wrote).
+if(TARGET cloister AND TARGET cloister-tasks AND TARGET cloister_cluster_fixture
+   AND TARGET cloister_two_party_journey AND TARGET cloister_lua)
+  add_executable(cluster_task_jobs_test cluster_task_jobs_test.cc)
+  target_link_libraries(cluster_task_jobs_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_functions cloister_lua GTest::gtest_main)
+  target_compile_definitions(cluster_task_jobs_test PRIVATE
+    CLOISTER_EXAMPLES_DIR="${CMAKE_SOURCE_DIR}/examples"
+    CLOISTER_TWO_PARTY_JOURNEY_BIN="$<TARGET_FILE:cloister_two_party_journey>")
+  add_dependencies(cluster_task_jobs_test cluster cloister_two_party_journey)
+  add_test(NAME cluster_task_jobs_test
+           COMMAND cluster_task_jobs_test --gtest_filter=ClusterTaskJobsTest.*)
+  set_tests_properties(cluster_task_jobs_test PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 600)
+  add_test(NAME two_party_journey_example
+           COMMAND cluster_task_jobs_test --gtest_filter=TwoPartyJourneyExample.*)
+  set_tests_properties(two_party_journey_example PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 600)
+
+  add_executable(cluster_task_refusals_test cluster_task_refusals_test.cc)
+  target_link_libraries(cluster_task_refusals_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_attestation GTest::gtest_main)
+  add_dependencies(cluster_task_refusals_test cluster)
+  add_test(NAME cluster_task_refusals_test COMMAND cluster_task_refusals_test)
+  set_tests_properties(cluster_task_refusals_test PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 600)
 endif()

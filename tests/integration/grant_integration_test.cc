@@ -22,7 +22,7 @@ namespace {
 // cloister-exec takes --tasks-addr (the peer of its task worker, issue 13).
 // These tests drive exec's Call only and start no cloister-tasks; nothing
 // dials this address.
-constexpr const char* kUnusedTasksAddr = "127.0.0.1:9";
+constexpr const char* kUnusedPeerAddr = "127.0.0.1:9";
 
 using namespace std::chrono_literals;
 
@@ -49,7 +49,8 @@ class GrantIntegrationTest : public ::testing::Test {
     std::string port_file = node_->dir() + "/exec.port";
     auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                                 node_->dir() + "/exec-data", "--port-file", port_file,
-                                "--auth-addr", auth_addr_, "--tasks-addr", kUnusedTasksAddr},
+                                "--auth-addr", auth_addr_, "--tasks-addr", kUnusedPeerAddr, "--storage-addr", kUnusedPeerAddr,
+                                "--keyvault-addr", kUnusedPeerAddr, "--task-workers", "0"},
                                {.log_prefix = node_->dir() + "/exec"});
     ASSERT_TRUE(p.ok());
     exec_ = std::make_unique<Subprocess>(*std::move(p));
@@ -164,7 +165,8 @@ TEST_F(GrantIntegrationTest, TlsHandshakeWithoutClientCertificateFailsInOpenSsl)
   std::string port_file = node_->dir() + "/exec-info.port";
   auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                               node_->dir() + "/exec-info-data", "--port-file", port_file,
-                              "--auth-addr", auth_addr_, "--tasks-addr", kUnusedTasksAddr},
+                              "--auth-addr", auth_addr_, "--tasks-addr", kUnusedPeerAddr, "--storage-addr", kUnusedPeerAddr,
+                                "--keyvault-addr", kUnusedPeerAddr, "--task-workers", "0"},
                              {.log_prefix = node_->dir() + "/exec-info",
                               .env = {{"GRPC_VERBOSITY", "INFO"}}});
   ASSERT_TRUE(p.ok());

@@ -18,7 +18,7 @@ namespace {
 // cloister-exec takes --tasks-addr (the peer of its task worker, issue 13).
 // These tests drive exec's Call only and start no cloister-tasks; nothing
 // dials this address.
-constexpr const char* kUnusedTasksAddr = "127.0.0.1:9";
+constexpr const char* kUnusedPeerAddr = "127.0.0.1:9";
 
 using namespace std::chrono_literals;
 
@@ -49,7 +49,8 @@ class Level1GrantIntegrationTest : public ::testing::Test {
     std::string port_file = node_->dir() + "/exec.port";
     auto p = Subprocess::Start({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                                 node_->dir() + "/exec-data", "--port-file", port_file,
-                                "--cluster-secret", secret_, "--auth-addr", auth_addr_, "--tasks-addr", kUnusedTasksAddr},
+                                "--cluster-secret", secret_, "--auth-addr", auth_addr_, "--tasks-addr", kUnusedPeerAddr, "--storage-addr", kUnusedPeerAddr,
+                                "--keyvault-addr", kUnusedPeerAddr, "--task-workers", "0"},
                                {.log_prefix = node_->dir() + "/exec"});
     ASSERT_TRUE(p.ok());
     exec_ = std::make_unique<Subprocess>(*std::move(p));
@@ -124,7 +125,8 @@ TEST_F(Level1GrantIntegrationTest, MacedGrantNamingAnotherUserThanItsProofRefuse
 TEST_F(Level1GrantIntegrationTest, ServiceWithoutClusterSecretRefusesToStart) {
   auto r = RunProcess({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                        node_->dir() + "/exec-nosecret", "--port-file",
-                       node_->dir() + "/nosecret.port", "--auth-addr", auth_addr_, "--tasks-addr", kUnusedTasksAddr},
+                       node_->dir() + "/nosecret.port", "--auth-addr", auth_addr_, "--tasks-addr", kUnusedPeerAddr, "--storage-addr", kUnusedPeerAddr,
+                                "--keyvault-addr", kUnusedPeerAddr, "--task-workers", "0"},
                       30s);
   ASSERT_TRUE(r.ok());
   EXPECT_NE(r->exit_code, 0);
@@ -136,7 +138,8 @@ TEST_F(Level1GrantIntegrationTest, WorldReadableClusterSecretRefused) {
   ASSERT_TRUE(WriteFileAtomic(loose, crypto::RandomBytes(32), 0644).ok());
   auto r = RunProcess({CLOISTER_EXEC_BIN, "--trust", node_->trust_path(), "--data-dir",
                        node_->dir() + "/exec-loose", "--port-file", node_->dir() + "/loose.port",
-                       "--cluster-secret", loose, "--auth-addr", auth_addr_, "--tasks-addr", kUnusedTasksAddr},
+                       "--cluster-secret", loose, "--auth-addr", auth_addr_, "--tasks-addr", kUnusedPeerAddr, "--storage-addr", kUnusedPeerAddr,
+                                "--keyvault-addr", kUnusedPeerAddr, "--task-workers", "0"},
                       30s);
   ASSERT_TRUE(r.ok());
   EXPECT_NE(r->exit_code, 0);
