@@ -515,6 +515,66 @@ TEST_F(ClusterTasksTest, AKilledWorkersTaskIsRetriedAndSucceedsOnce) {
   EXPECT_EQ(succeeded, 1);
 }
 
+// Must-be-true 3, the fencing token: a worker paused (SIGSTOP) past its
+// lease comes back with the old token; tasks refuses its heartbeat or
+// result by name (LEASE_LOST, audited), the task is claimed again with a
+// new token and succeeds exactly once.
+TEST_F(ClusterTasksTest, APausedWorkersLateResultIsRefusedByItsFencingToken) {
+  Party bank = Login("bank");
+  const std::string in = Upload(bank, "paused.csv", "x\n1\n");
+  tasks::FunctionSpec spec = LuaSpec("paused", {"in"}, {"out"});
+  spec.mutable_limits()->set_instructions(8'000'000'000ull);
+  spec.mutable_limits()->set_wall_time_ms(120'000);
+  auto fn = RegisterLua(bank,
+                        "local x = 0\n"
+                        "for i = 1, 4e8 do x = x + i end\n"
+                        "cloister.output('out', 'once')\n",
+                        spec);
+  tasks::Task t = Create(bank, fn, {{"in", &bank}}, {{"out", {&bank}}});
+  ASSERT_TRUE(Assign(bank, t.task_id(), "in", in).ok());
+  ApproveAllAndInvoke({&bank}, bank, t.task_id());
+  for (int i = 0; i < 200 && Get(bank, t.task_id()).state() != tasks::TASK_STATE_RUNNING; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_EQ(Get(bank, t.task_id()).state(), tasks::TASK_STATE_RUNNING);
+  const int pid = cluster_->ServicePid("exec");
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  // lease_ms is 3000 in this suite's cluster.toml: well past it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  ASSERT_EQ(::kill(pid, SIGCONT), 0);
+  t = WaitEnded(bank, t.task_id());
+  ASSERT_EQ(t.state(), tasks::TASK_STATE_SUCCEEDED) << EndReason(t) << ": " << t.end().message();
+  EXPECT_EQ(t.attempts(), 2u);
+  auto out = Fetch(bank, OutputFileOf(t, "out"));
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  EXPECT_EQ(*out, "once");
+  tasks::GetTaskLogRequest lr;
+  lr.set_task_id(t.task_id());
+  tasks::GetTaskLogResponse log;
+  ASSERT_TRUE(Call(bank, lr, &log, &tasks::Tasks::Stub::GetTaskLog).ok());
+  int claimed = 0, succeeded = 0;
+  for (const auto& e : log.events()) {
+    claimed += e.event() == "claimed";
+    succeeded += e.event() == "succeeded";
+  }
+  EXPECT_EQ(claimed, 2);
+  EXPECT_EQ(succeeded, 1);
+  // The paused worker's call with the expired token, refused and audited.
+  int code = -1;
+  auto audit = cluster_->CliJson({"audit", "show", "--service", "tasks"}, nullptr, &code);
+  ASSERT_EQ(code, 0);
+  ASSERT_TRUE(audit.is_array()) << audit.dump().substr(0, 1000);
+  int late = 0;
+  for (const auto& e : audit) {
+    if (!e.is_object()) continue;
+    const std::string m = e.value("method", "");
+    late += (m == "tasks.HeartbeatTask" || m == "tasks.CompleteTask") &&
+            e.value("decision", "") == "deny" &&
+            e.value("reason", "") == "LEASE_LOST";
+  }
+  EXPECT_GE(late, 1) << "no refused late heartbeat or result in tasks' audit log";
+}
+
 // Must-be-true 3, the other services: kill -9 of tasks, storage or
 // keyvault before a task is invoked and while it runs, then `cluster up`:
 // the task completes, once, and nothing is lost.
