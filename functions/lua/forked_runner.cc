@@ -104,6 +104,10 @@ void SetLimit(int resource, rlim_t value) {
   sigemptyset(&unblock);
   sigaddset(&unblock, SIGSYS);
   sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+  // The watchdog's tick: a kernel timer signalling this (only) thread every
+  // 1 ms, created now because the filter allows neither timer_create nor
+  // clone (sys/lua_ticker.cc); delivery needs only rt_sigreturn.
+  if (!sys::StartProcessTicker().ok()) _exit(kExitSetupFailed);
 
   if (!sys::InstallChildFilter({.output_fd = kResultFd, .sanitizer_runtime = kSanitizer}).ok())
     _exit(kExitSetupFailed);
@@ -135,6 +139,10 @@ Status RunForked(std::string_view source, Runtime& rt, const SandboxOptions& opt
   // Everything a well-behaved child can send, plus framing.
   const uint64_t max_wire = opts.limits.output_bytes + opts.limits.log_bytes +
                             static_cast<uint64_t>(opts.limits.max_outputs) * 2048 + (64 << 10);
+
+  // Calibrate and install the tick handler here, once, so children inherit
+  // them rather than redoing them per fork.
+  sys::PrepareForFork();
 
   Result<cloister::sys::Pipe> pipe = cloister::sys::MakePipe();
   if (!pipe.ok()) return pipe.error().WithContext("sandbox pipe");

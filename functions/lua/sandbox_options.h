@@ -22,6 +22,11 @@ struct SandboxOptions {
   LuaLimits limits;
   // Run in a forked child under seccomp + rlimits (security level >= 3).
   bool forked = false;
+  // Count VM instructions exactly (a count hook every 1000 instructions, as
+  // before the watchdog) instead of estimating them from the thread's CPU
+  // time. Deterministic usage figures, but VM-bound code runs ~2x slower
+  // (docs/perf/lua.md). Default: estimated.
+  bool exact_instruction_count = false;
   // Backs cloister.builtin(); empty: cloister.builtin raises an error.
   BuiltinLookup builtins;
   // TEST ONLY. When set, Lua sees `cloister._test_syscall()`, which calls it.

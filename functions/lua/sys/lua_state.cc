@@ -1,12 +1,19 @@
-// Wraps the Lua 5.4 C API: the sandboxed state (allocator, count hook, safe
-// base library), compile check and one invocation; see lua_state.h.
+// Wraps the Lua 5.4 C API: the sandboxed state (allocator, limit hook, safe
+// base library, tracked coroutines), compile check and one invocation; see
+// lua_state.h.
 //
 // Invariants that keep the sandbox closed (docs/design.md §6 "known traps"):
 //  * Every byte Lua allocates goes through Alloc(), which refuses growth past
 //    the cap; shrinks never fail; a NULL ptr's osize is a type tag.
-//  * The count hook fires every kHookInterval instructions; once any limit
-//    fired (ctx.fatal), it is re-armed to fire on EVERY instruction and
-//    raises again, so pcall/coroutine.resume cannot swallow the limit.
+//  * The limit hook runs at least every 1 ms of a run: a timer signal to the
+//    running thread arms it (count 1) and it clears itself after its checks
+//    (lua_ticker.cc; in exact mode it is a count hook every kHookInterval
+//    instructions). Once any limit fired (ctx.fatal), it stays armed to fire
+//    on EVERY instruction and raises again, so pcall/coroutine.resume cannot
+//    swallow the limit.
+//  * ctx.current is the thread the VM runs: coroutine.resume/wrap/close are
+//    replaced by versions that set it, so a tick interrupts a loop inside a
+//    coroutine too.
 //  * No user finalizers: setmetatable refuses __gc, because Lua runs
 //    finalizers with hooks disabled (GCTM clears allowhook).
 //  * The host never calls user metamethods after the run: error objects are
@@ -15,6 +22,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -24,14 +32,35 @@
 namespace cloister::functions::lua::sys {
 namespace {
 
-// Instructions between two hook calls. Note: in Lua 5.4 any count hook sets
-// the per-frame 'trap', so luaG_traceexec runs on EVERY instruction whatever
-// the interval (measured ~1.8-2.5x on fannkuch, docs/perf/lua.md); the
-// interval only decides how often our checks run. 1000 bounds limit
-// overshoot to 1000 instructions and keeps the clock read negligible.
+// Exact mode: instructions between two hook calls. Note: in Lua 5.4 any count
+// hook sets the per-frame 'trap', so luaG_traceexec runs on EVERY instruction
+// whatever the interval (measured ~1.8-2.5x on fannkuch, docs/perf/lua.md);
+// that is why the default mode runs without a hook between ticks.
 constexpr int kHookInterval = 1000;
 constexpr size_t kMaxErrorText = 4096;
+// Margins over the calibrated tracing cost (docs/perf/lua.md, measured on 9
+// loop kinds and fannkuch): traced/untraced ratio 1.06-1.98 vs 1.85 for the
+// calibration loop, extra ns 0.5-3.2 vs 1.6.
+constexpr double kTraceRatioMargin = 1.1;
+constexpr double kTraceExtraMargin = 2.5;
 constexpr char kChunkName[] = "=function";
+
+// Deeper than the call-depth limit right now (on the running thread)?
+bool DepthExceeded(Context* c) {
+  lua_State* L = c->current.load(std::memory_order_relaxed);
+  lua_Debug probe;
+  return L != nullptr && c->max_depth > 0 && lua_getstack(L, c->max_depth, &probe) != 0;
+}
+
+// A limit fired inside the allocator, which cannot raise: make the next VM
+// instruction do it (estimated mode has no periodic hook to notice).
+void SetAllocFatal(Context* c) {
+  if (c->fatal != Fatal::kNone) return;
+  // Memory that runs out under a too-deep stack is the depth limit's doing
+  // (between two ticks a runaway recursion can fill the memory budget).
+  c->fatal = DepthExceeded(c) ? Fatal::kCallDepth : Fatal::kMemory;
+  if (!c->exact) ArmHook(c);
+}
 
 void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* c = static_cast<Context*>(ud);
@@ -45,21 +74,23 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   if (nsize > old) {
     if (c->mem_used + (nsize - old) > c->mem_limit && c->fatal != Fatal::kClosing) {
       // A second refusal in a row means Lua's emergency GC did not help.
-      if (c->refused_pending && c->fatal == Fatal::kNone) c->fatal = Fatal::kMemory;
+      if (c->refused_pending) SetAllocFatal(c);
       c->refused_pending = true;
       c->refused_size = nsize;
+      // The hook decides at the next instruction whether the refusal stuck.
+      if (!c->exact && c->fatal == Fatal::kNone) ArmHook(c);
       return nullptr;
     }
     void* p = std::realloc(ptr, nsize);
     if (p == nullptr) {
-      if (c->fatal == Fatal::kNone) c->fatal = Fatal::kMemory;
+      SetAllocFatal(c);
       return nullptr;
     }
     if (c->refused_pending) {
       // The retry of the refused size after an emergency GC succeeded: the
       // function is within its limit after all. Anything else is fatal.
       if (nsize == c->refused_size) c->refused_pending = false;
-      else if (c->fatal == Fatal::kNone) c->fatal = Fatal::kMemory;
+      else SetAllocFatal(c);
     }
     c->mem_used += nsize - old;
     if (c->mem_used > c->mem_peak) c->mem_peak = c->mem_used;
@@ -72,23 +103,15 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   return p != nullptr ? p : ptr;
 }
 
-void Hook(lua_State* L, lua_Debug* ar) {
-  Context* c = Ctx(L);
-  if (c->fatal == Fatal::kNone) {
-    c->instructions += static_cast<uint64_t>(c->hook_interval);
-    lua_Debug probe;
-    if (c->refused_pending) {
-      c->fatal = Fatal::kMemory;
-    } else if (c->instructions >= c->instr_limit) {
-      c->fatal = Fatal::kInstructions;
-    } else if (MonotonicNs() >= c->deadline_ns) {
-      c->fatal = Fatal::kTime;
-    } else if (lua_getstack(L, c->max_depth, &probe) != 0) {
-      // O(min(depth, max_depth)) walk over CallInfos, once per interval.
-      c->fatal = Fatal::kCallDepth;
-    }
-  }
-  if (c->fatal != Fatal::kNone) RaiseFatal(L, c->fatal);
+// The hook's limit checks, on the running thread L; kNone when all hold.
+Fatal CheckLimits(lua_State* L, Context* c) {
+  lua_Debug probe;
+  // O(min(depth, max_depth)) walk over CallInfos, once per tick.
+  if (lua_getstack(L, c->max_depth, &probe) != 0) return Fatal::kCallDepth;
+  if (c->refused_pending) return Fatal::kMemory;
+  if (InstructionsUsed(*c) >= c->instr_limit) return Fatal::kInstructions;
+  if (MonotonicNs() >= c->deadline_ns) return Fatal::kTime;
+  return Fatal::kNone;
 }
 
 // --- Safe base library replacements ---------------------------------------
@@ -196,6 +219,100 @@ int LuaLog(lua_State* L) {
   return 0;
 }
 
+namespace {
+
+// CPU time of the function (built-ins excluded) since a mark.
+double CpuSince(const Context& c, int64_t now, int64_t mark_cpu, int64_t mark_excluded) {
+  const int64_t d = (now - mark_cpu) - (c.cpu_excluded_ns - mark_excluded);
+  return d > 0 ? static_cast<double>(d) : 0.0;
+}
+
+// Estimated mode's bookkeeping at a hook call; returns whether the call
+// came from a tick (and the caller should open a new sample).
+bool AccountSample(Context* c) {
+  // tick_cpu_ns is stable while tick is set (the handler only writes it
+  // before setting tick), so read it first.
+  const int64_t tick_cpu = c->tick_cpu_ns.load(std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  const bool ticked = c->tick.exchange(false, std::memory_order_relaxed);
+  const int64_t now = ThreadCpuNs();
+  if (c->sample_open) {
+    // Closed by its count (exactly kSampleInstructions ran) or cut short by
+    // a tick (fewer ran): counting the full sample errs high either way, and
+    // elapsed / kSampleInstructions is then a lower bound of the cost.
+    const double traced =
+        CpuSince(*c, now, c->sample_cpu_ns, c->sample_excluded_ns) / kSampleInstructions;
+    // Untraced cost: tracing adds a roughly constant time per instruction
+    // to slow instructions and roughly doubles fast ones; both bounds are
+    // calibrated with margins (kTrace*) so the result errs low, i.e. the
+    // instruction count errs high. Never faster than the fastest VM loop.
+    c->ns_per_instr = std::max({traced / c->trace_ratio, traced - c->trace_extra_ns,
+                                c->min_ns_per_instr});
+    c->estimate += kSampleInstructions;
+    c->sample_open = false;
+  } else {
+    // Untraced stretch since the last mark, at the last sample's cost, up to
+    // the tick: after it the thread was in the one C call the tick landed
+    // in (or ran one instruction), which the VM rate would overcount;
+    // charged C work is counted by Charge() instead.
+    const int64_t end = ticked ? std::min(std::max(tick_cpu, c->mark_cpu_ns), now) : now;
+    c->estimate += CpuSince(*c, end, c->mark_cpu_ns, c->mark_excluded_ns) / c->ns_per_instr;
+  }
+  c->mark_cpu_ns = now;
+  c->mark_excluded_ns = c->cpu_excluded_ns;
+  return ticked;
+}
+
+void OpenSample(lua_State* L, Context* c) {
+  lua_sethook(L, Hook, LUA_MASKCOUNT, kSampleInstructions);
+  c->sample_open = true;
+  c->sample_excluded_ns = c->cpu_excluded_ns;
+  c->sample_cpu_ns = ThreadCpuNs();  // after our own work
+  c->mark_cpu_ns = c->sample_cpu_ns;
+}
+
+}  // namespace
+
+void Hook(lua_State* L, lua_Debug*) {
+  Context* c = Ctx(L);
+  if (c->exact) {
+    if (c->fatal == Fatal::kNone) {
+      c->counted += static_cast<uint64_t>(c->hook_interval);
+      c->fatal = CheckLimits(L, c);
+    }
+    if (c->fatal != Fatal::kNone) RaiseFatal(L, c->fatal);
+    return;
+  }
+  if (c->fatal != Fatal::kNone) RaiseFatal(L, c->fatal);
+  const bool ticked = AccountSample(c);
+  c->fatal = CheckLimits(L, c);
+  if (c->fatal != Fatal::kNone) RaiseFatal(L, c->fatal);
+  // A tick opens a sample; the sample's end (or a stray hook, e.g. one a
+  // new coroutine copied from its creator) goes back to full speed.
+  if (ticked) OpenSample(L, c);
+  else lua_sethook(L, nullptr, 0, 0);
+}
+
+void ArmHook(Context* c) {
+  lua_State* L = c->current.load(std::memory_order_relaxed);
+  if (L != nullptr) lua_sethook(L, Hook, LUA_MASKCOUNT, 1);
+}
+
+uint64_t InstructionsUsed(const Context& c) {
+  if (c.exact) return c.counted + c.charged;
+  double est = c.estimate;
+  if (c.sample_open) {
+    est += kSampleInstructions;
+  } else {
+    int64_t end = ThreadCpuNs();
+    if (c.tick.load(std::memory_order_relaxed))
+      end = std::min(std::max(c.tick_cpu_ns.load(std::memory_order_relaxed), c.mark_cpu_ns), end);
+    est += CpuSince(c, end, c.mark_cpu_ns, c.mark_excluded_ns) / c.ns_per_instr;
+  }
+  // The charged C work is a lower bound of the same CPU time; never less.
+  return std::max(static_cast<uint64_t>(est), c.charged);
+}
+
 int64_t MonotonicNs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -237,9 +354,9 @@ void CheckAlive(lua_State* L) {
 
 void Charge(lua_State* L, uint64_t units) {
   Context* c = Ctx(L);
-  c->instructions += units;
+  c->charged += units;
   c->charge_pending += units;
-  if (c->instructions >= c->instr_limit) RaiseFatal(L, Fatal::kInstructions);
+  if (c->charged + c->counted >= c->instr_limit) RaiseFatal(L, Fatal::kInstructions);
   if (c->charge_pending >= 4096) {
     c->charge_pending = 0;
     if (MonotonicNs() >= c->deadline_ns) RaiseFatal(L, Fatal::kTime);
@@ -313,6 +430,121 @@ void PushReadOnlyProxy(lua_State* L, int idx, const char* name) {
 
 namespace {
 
+// --- Tracked coroutines ------------------------------------------------------
+// The tick arms the hook of ctx.current, so every way into a coroutine's VM
+// (resume, a wrap function, close running __close handlers) marks it as
+// current for its duration. Same semantics as Lua 5.4.4's lcorolib.
+
+class Running {
+ public:
+  Running(Context* c, lua_State* co)
+      : c_(c), prev_(c->current.exchange(co, std::memory_order_relaxed)) {}
+  ~Running() { c_->current.store(prev_, std::memory_order_relaxed); }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+
+ private:
+  Context* c_;
+  lua_State* prev_;
+};
+
+// lcorolib's auxresume: results (>= 0) or -1 with the error on L's top.
+int AuxResume(lua_State* L, lua_State* co, int narg) {
+  if (!lua_checkstack(co, narg)) {
+    lua_pushliteral(L, "too many arguments to resume");
+    return -1;
+  }
+  lua_xmove(L, co, narg);
+  int nres = 0;
+  int status;
+  {
+    Running running(Ctx(L), co);
+    status = lua_resume(co, L, narg, &nres);
+  }
+  if (status == LUA_OK || status == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      lua_pushliteral(L, "too many results to resume");
+      return -1;
+    }
+    lua_xmove(co, L, nres);
+    return nres;
+  }
+  lua_xmove(co, L, 1);
+  return -1;
+}
+
+int CoResume(lua_State* L) {
+  CheckAlive(L);
+  lua_State* co = lua_tothread(L, 1);
+  luaL_argexpected(L, co != nullptr, 1, "coroutine");
+  const int r = AuxResume(L, co, lua_gettop(L) - 1);
+  if (r < 0) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, -(r + 1));
+  return r + 1;
+}
+
+// The function coroutine.wrap returns (upvalue 1: the coroutine).
+int CoWrapCall(lua_State* L) {
+  CheckAlive(L);
+  lua_State* co = lua_tothread(L, lua_upvalueindex(1));
+  const int r = AuxResume(L, co, lua_gettop(L));
+  if (r >= 0) return r;
+  int stat = lua_status(co);
+  if (stat != LUA_OK && stat != LUA_YIELD) {  // error in the coroutine
+    {
+      Running running(Ctx(L), co);  // closing runs its __close handlers
+      stat = lua_resetthread(co);
+    }
+    lua_xmove(co, L, 1);
+  }
+  if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+  return lua_error(L);
+}
+
+int CoWrap(lua_State* L) {
+  CheckAlive(L);
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_State* co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  lua_pushcclosure(L, CoWrapCall, 1);
+  return 1;
+}
+
+// coroutine.close(co) (upvalue 1: the original), which runs __close
+// handlers on co.
+int CoClose(lua_State* L) {
+  CheckAlive(L);
+  lua_State* co = lua_tothread(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  Running running(Ctx(L), co != nullptr ? co : L);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+void InstallCoroutineLib(lua_State* L) {
+  lua_getglobal(L, LUA_COLIBNAME);
+  lua_pushcfunction(L, CoResume);
+  lua_setfield(L, -2, "resume");
+  lua_pushcfunction(L, CoWrap);
+  lua_setfield(L, -2, "wrap");
+  lua_getfield(L, -1, "close");
+  lua_pushcclosure(L, CoClose, 1);
+  lua_setfield(L, -2, "close");
+  lua_pop(L, 1);
+}
+
 // Builds the sandbox inside a protected call (it allocates, so it may fail
 // on a tiny memory limit). Upvalue 1: light userdata of the Context.
 int SetupState(lua_State* L) {
@@ -353,6 +585,7 @@ int SetupState(lua_State* L) {
 
   InstallStringLib(L);  // also locks the string metatable
   InstallTableLib(L);
+  InstallCoroutineLib(L);
   PushCloisterApi(L);
   lua_setfield(L, g, "cloister");
   lua_pop(L, 1);
@@ -410,6 +643,7 @@ struct StateCloser {
     // Any Lua code that still runs (there should be none: no finalizers)
     // hits the hook on its first instruction and errors out.
     if (ctx->fatal == Fatal::kNone) ctx->fatal = Fatal::kClosing;
+    ctx->current.store(nullptr, std::memory_order_relaxed);
     lua_sethook(L, Hook, LUA_MASKCOUNT, 1);
     lua_close(L);
   }
@@ -442,10 +676,21 @@ Status Execute(std::string_view source, Runtime& rt, const SandboxOptions& opts,
   ctx.hook_interval = static_cast<int>(
       std::min<uint64_t>(kHookInterval, std::max<uint64_t>(1, opts.limits.instructions)));
   ctx.max_depth = opts.limits.call_depth;
+  ctx.exact = opts.exact_instruction_count;
+  if (!ctx.exact) {
+    const VmCalibration& cal = Calibration();
+    ctx.min_ns_per_instr = cal.min_ns_per_instr;
+    ctx.trace_ratio = kTraceRatioMargin * cal.traced_ns_per_instr / cal.min_ns_per_instr;
+    ctx.trace_extra_ns = kTraceExtraMargin * (cal.traced_ns_per_instr - cal.min_ns_per_instr);
+    ctx.ns_per_instr = cal.min_ns_per_instr;  // until the first sample
+  }
   ctx.start_ns = MonotonicNs();
   ctx.deadline_ns = ctx.start_ns + static_cast<int64_t>(opts.limits.wall_time_ms) * 1'000'000;
+  ctx.cpu_start_ns = ThreadCpuNs();
+  ctx.mark_cpu_ns = ctx.cpu_start_ns;
 
   Status result = OkStatus();
+  uint64_t used = 0;
   {
     StatePtr state(lua_newstate(Alloc, &ctx), StateCloser{&ctx});
     lua_State* L = state.get();
@@ -453,12 +698,22 @@ Status Execute(std::string_view source, Runtime& rt, const SandboxOptions& opts,
       result = FatalError(ctx);
     } else {
       ctx.main = L;
-      lua_sethook(L, Hook, LUA_MASKCOUNT, ctx.hook_interval);
+      ctx.current.store(L, std::memory_order_relaxed);
+      if (ctx.exact) lua_sethook(L, Hook, LUA_MASKCOUNT, ctx.hook_interval);
+      // Ticks from here until just before lua_close (this scope ends before
+      // `state`'s).
+      TickScope ticks(&ctx);
       lua_pushcfunction(L, SetupState);
       int rc = lua_pcall(L, 0, 0, 0);
       if (rc == LUA_OK) {
         rc = luaL_loadbufferx(L, source.data(), source.size(), kChunkName, "t");
         if (rc == LUA_OK) {
+          // The estimate covers the function itself, not the sandbox setup.
+          ctx.cpu_start_ns = ThreadCpuNs();
+          ctx.estimate = 0;
+          ctx.sample_open = false;
+          ctx.mark_cpu_ns = ctx.cpu_start_ns;
+          ctx.mark_excluded_ns = ctx.cpu_excluded_ns;
           rc = lua_pcall(L, 0, 0, 0);
         } else if (rc == LUA_ERRSYNTAX && ctx.fatal == Fatal::kNone && !ctx.refused_pending) {
           result = SyntaxError(SafeErrorText(L, -1));
@@ -479,10 +734,11 @@ Status Execute(std::string_view source, Runtime& rt, const SandboxOptions& opts,
           result = Aborted(text, "LUA_RUNTIME_ERROR");
         }
       }
+      used = InstructionsUsed(ctx);
     }
   }  // lua_close with the limits still armed
   if (ctx.log_truncated && report->log.empty()) report->log = "[log truncated]\n";
-  report->usage.instructions = ctx.instructions;
+  report->usage.instructions = used;
   report->usage.peak_memory_bytes = ctx.mem_peak;
   report->usage.wall_ms = static_cast<double>(MonotonicNs() - ctx.start_ns) / 1e6;
   return result;

@@ -30,4 +30,23 @@ Status CheckSyntax(std::string_view source);
 Status Execute(std::string_view source, Runtime& rt, const SandboxOptions& opts,
                RunReport* report);
 
+// The forked runner's parent calls this before fork(): calibrates the VM
+// rate (once per process) and installs the tick signal handler, so the child
+// inherits both instead of redoing them.
+void PrepareForFork();
+
+// Forked child only, before its seccomp filter: a 1 ms process timer that
+// ticks this (single) thread for the rest of the child's life; Execute()
+// then creates no timer of its own. Internal [SANDBOX_SETUP_FAILED].
+Status StartProcessTicker();
+
+// The VM costs the instruction estimate is based on, calibrated once per
+// process (docs/perf/lua.md): ns of thread CPU per instruction of the
+// fastest simple loop, untraced and traced (while sampling).
+struct VmCalibration {
+  double min_ns_per_instr = 0;
+  double traced_ns_per_instr = 0;
+};
+const VmCalibration& Calibration();
+
 }  // namespace cloister::functions::lua::sys
