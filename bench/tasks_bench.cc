@@ -350,13 +350,17 @@ Status BenchLatency(Bench& b, int iterations) {
     t = Clock::now();
     CLOISTER_RETURN_IF_ERROR(b.WaitSucceeded(*b.alice, id).status());
     st.emplace_back("wait", Ms(t, Clock::now()));
+    // The two parties are two organisations on their own machines: each
+    // fetches its own output when the task is done, at the same time.
     t = Clock::now();
-    CLOISTER_ASSIGN_OR_RETURN(std::string got_a, b.Fetch(*b.alice, id));
-    st.emplace_back("fetch alice", Ms(t, Clock::now()));
-    t = Clock::now();
-    CLOISTER_ASSIGN_OR_RETURN(std::string got_b, b.Fetch(*b.bob, id));
+    Result<std::string> got_b_or = Internal("not fetched");
+    std::thread bob_fetch([&] { got_b_or = b.Fetch(*b.bob, id); });
+    auto got_a_or = b.Fetch(*b.alice, id);
+    bob_fetch.join();
     const auto t1 = Clock::now();
-    st.emplace_back("fetch bob", Ms(t, t1));
+    CLOISTER_ASSIGN_OR_RETURN(std::string got_a, std::move(got_a_or));
+    CLOISTER_ASSIGN_OR_RETURN(std::string got_b, std::move(got_b_or));
+    st.emplace_back("fetch both, concurrently", Ms(t, t1));
     if (i >= 2) cpu.End();
     if (got_a != want_a || got_b != want_b)
       return Internal("task " + id + ": outputs differ from Call(psi)'s");

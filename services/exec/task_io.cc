@@ -42,11 +42,14 @@ class GrpcTaskIo final : public TaskIo {
         keyvault_(keyvault::KeyVault::NewStub(peers.keyvault)),
         enclave_(enclave) {}
 
-  Result<std::optional<tasks::TaskLease>> Claim(std::string_view worker_id) override {
+  Result<std::optional<tasks::TaskLease>> Claim(std::string_view worker_id,
+                                                std::chrono::milliseconds wait) override {
     tasks::ClaimTaskRequest req;
     req.set_worker_id(std::string(worker_id));
+    req.set_wait_ms(static_cast<uint32_t>(std::clamp<int64_t>(wait.count(), 0, 10'000)));
     grpc::ClientContext cctx;
-    CLOISTER_RETURN_IF_ERROR(Prepare(cctx, "tasks", req, kClaim, kUnaryTimeout));
+    CLOISTER_RETURN_IF_ERROR(Prepare(cctx, "tasks", req, kClaim,
+                                     kUnaryTimeout + std::chrono::milliseconds(req.wait_ms())));
     tasks::ClaimTaskResponse resp;
     CLOISTER_RETURN_IF_ERROR(FromGrpcStatus(tasks_->ClaimTask(&cctx, req, &resp)));
     if (!resp.claimed()) return std::optional<tasks::TaskLease>();

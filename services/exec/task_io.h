@@ -8,11 +8,12 @@
 // back (sizes, hashes, keys): an implementation only moves bytes.
 //
 //   std::unique_ptr<TaskIo> io = MakeGrpcTaskIo({runner.PeerChannel("tasks"), …}, enclave);
-//   CLOISTER_ASSIGN_OR_RETURN(std::optional<tasks::TaskLease> lease, io->Claim("host-7/0"));
+//   CLOISTER_ASSIGN_OR_RETURN(std::optional<tasks::TaskLease> lease, io->Claim("host-7/0", 1s));
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,8 +52,10 @@ class TaskIo {
   virtual ~TaskIo() = default;
 
   // ---- cloister-tasks ----
-  // The next queued task leased to this worker, or nullopt when none is due.
-  virtual Result<std::optional<tasks::TaskLease>> Claim(std::string_view worker_id) = 0;
+  // The next queued task leased to this worker, or nullopt when none is
+  // due within `wait` (a long poll: tasks answers as soon as one is queued).
+  virtual Result<std::optional<tasks::TaskLease>> Claim(std::string_view worker_id,
+                                                        std::chrono::milliseconds wait) = 0;
   virtual Result<tasks::HeartbeatTaskResponse> Heartbeat(std::string_view task_id,
                                                          uint64_t fencing_token) = 0;
   virtual Status Complete(const tasks::CompleteTaskRequest& req) = 0;

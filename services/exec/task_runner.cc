@@ -335,11 +335,18 @@ class Attempt {
   }
 
   Step<std::vector<tasks::CompletedOutput>> StoreOutputs(functions::Outputs& outputs) {
-    std::vector<tasks::CompletedOutput> done;
-    const std::function<bool()> aborted_fn = [this] { return aborted(); };
     std::set<std::string> seen;
     if (lease_.outputs_size() > kMaxSlots)
       return Failure(reason::kLeaseInvalid, "lease has too many output slots");
+    // A slot the function did not write is an empty file: every owner
+    // always gets one.
+    static const std::string kEmpty;
+    struct Copy {
+      const tasks::LeasedOutput* out;
+      const std::string* owner;
+      const std::string* plain;
+    };
+    std::vector<Copy> copies;
     for (const tasks::LeasedOutput& out : lease_.outputs()) {
       const std::string slot = out.slot().substr(0, 64);
       if (out.slot().empty() || !seen.insert(out.slot()).second ||
@@ -347,63 +354,88 @@ class Attempt {
           static_cast<size_t>(out.owner_user_ids_size()) > kMaxOwnersPerSlot)
         return Failure(reason::kLeaseInvalid, "lease output slot '" + slot +
                                                   "' is empty, repeated or has no owners");
-      // A slot the function did not write is an empty file: every owner
-      // always gets one.
-      std::string empty;
       auto it = outputs.find(out.slot());
-      std::string& plain = it == outputs.end() ? empty : it->second;
-      for (const std::string& owner : out.owner_user_ids()) {
-        if (aborted()) return Abandoned{};
-        // A key and a file id of its own for every owner's copy: no owner
-        // can read, delete or re-share another's. A copy whose peer was
-        // down is made again from scratch (new key, new id): what reached
-        // a peer before the fault is never reused.
-        std::string file_id;
-        std::optional<TaskFailure> failed;
-        const char* peer = "keyvault";  // the one the last fault came from
-        Status st = WhilePeerDown([&]() -> Status {
-          SecretBytes key = SecretBytes::Random(files::kFileKeySize);
-          files::FileId id{};
-          crypto::FillRandom(id);
-          auto ct = EncryptOutput(key.view(), id, plain, opts_.output_chunk_size);
-          if (!ct.ok()) {
-            failed = Failure(reason::kOutputEncrypt, "output `" + slot + "`: " + ct.error().ToString());
-            return OkStatus();
-          }
-          file_id = HexEncode(id);
-          peer = "keyvault";
-          if (Status reg = io_->RegisterOutputKey(file_id, owner, out.slot(), key.view(),
-                                                  keeper_.grant());
-              !reg.ok()) {
-            if (reg.code() != Code::kUnavailable)
-              failed = Prefixed(PeerFailure("keyvault", reg.error()), slot);
-            return reg;
-          }
-          const crypto::Digest d = crypto::Sha256(*ct);
-          OutputHeader h;
-          h.slot = out.slot();
-          h.owner_user_id = owner;
-          h.file_id = file_id;
-          h.size = ct->size();
-          h.sha256 = std::string(AsChars(d));
-          h.description = ("output `" + slot + "` of task " + lease_.task_id()).substr(0, 1024);
-          peer = "storage";
-          Status stored = io_->StoreOutput(h, *ct, keeper_.grant(), aborted_fn);
-          if (!stored.ok() && stored.code() != Code::kUnavailable)
-            failed = Prefixed(PeerFailure("storage", stored.error()), slot);
-          return stored;
+      const std::string* plain = it == outputs.end() ? &kEmpty : &it->second;
+      for (const std::string& owner : out.owner_user_ids()) copies.push_back({&out, &owner, plain});
+    }
+    // The copies are independent (each its own key, id and stream): store
+    // a few at once, so a task's latency is not the sum of its copies'.
+    constexpr size_t kParallelCopies = 4;
+    std::vector<tasks::CompletedOutput> done;
+    done.reserve(copies.size());
+    for (size_t at = 0; at < copies.size(); at += kParallelCopies) {
+      if (aborted()) return Abandoned{};
+      const size_t end = std::min(copies.size(), at + kParallelCopies);
+      std::vector<Step<tasks::CompletedOutput>> results(end - at);
+      std::vector<std::thread> threads;
+      for (size_t i = at + 1; i < end; ++i)
+        threads.emplace_back([&, i] {
+          results[i - at] = StoreCopy(*copies[i].out, *copies[i].owner, *copies[i].plain);
         });
-        if (aborted()) return Abandoned{};
-        if (failed) return *failed;
-        if (!st.ok()) return Prefixed(PeerFailure(peer, st.error()), slot);
-        tasks::CompletedOutput c;
-        c.set_slot(out.slot());
-        c.set_owner_user_id(owner);
-        c.set_file_id(file_id);
-        done.push_back(std::move(c));
+      results[0] = StoreCopy(*copies[at].out, *copies[at].owner, *copies[at].plain);
+      for (auto& t : threads) t.join();
+      // In copy order: the first failure is the one reported.
+      for (auto& r : results) {
+        if (auto* f = std::get_if<TaskFailure>(&r)) return *f;
+        if (std::holds_alternative<Abandoned>(r)) return Abandoned{};
+        done.push_back(std::get<tasks::CompletedOutput>(std::move(r)));
       }
     }
     return done;
+  }
+
+  // One owner's copy of one output slot. A key and a file id of its own for
+  // every copy: no owner can read, delete or re-share another's. A copy
+  // whose peer was down is made again from scratch (new key, new id): what
+  // reached a peer before the fault is never reused.
+  Step<tasks::CompletedOutput> StoreCopy(const tasks::LeasedOutput& out, const std::string& owner,
+                                         const std::string& plain) {
+    const std::function<bool()> aborted_fn = [this] { return aborted(); };
+    const std::string slot = out.slot().substr(0, 64);
+    if (aborted()) return Abandoned{};
+    std::string file_id;
+    std::optional<TaskFailure> failed;
+    const char* peer = "keyvault";  // the one the last fault came from
+    Status st = WhilePeerDown([&]() -> Status {
+      SecretBytes key = SecretBytes::Random(files::kFileKeySize);
+      files::FileId id{};
+      crypto::FillRandom(id);
+      auto ct = EncryptOutput(key.view(), id, plain, opts_.output_chunk_size);
+      if (!ct.ok()) {
+        failed = Failure(reason::kOutputEncrypt, "output `" + slot + "`: " + ct.error().ToString());
+        return OkStatus();
+      }
+      file_id = HexEncode(id);
+      peer = "keyvault";
+      if (Status reg =
+              io_->RegisterOutputKey(file_id, owner, out.slot(), key.view(), keeper_.grant());
+          !reg.ok()) {
+        if (reg.code() != Code::kUnavailable)
+          failed = Prefixed(PeerFailure("keyvault", reg.error()), slot);
+        return reg;
+      }
+      const crypto::Digest d = crypto::Sha256(*ct);
+      OutputHeader h;
+      h.slot = out.slot();
+      h.owner_user_id = owner;
+      h.file_id = file_id;
+      h.size = ct->size();
+      h.sha256 = std::string(AsChars(d));
+      h.description = ("output `" + slot + "` of task " + lease_.task_id()).substr(0, 1024);
+      peer = "storage";
+      Status stored = io_->StoreOutput(h, *ct, keeper_.grant(), aborted_fn);
+      if (!stored.ok() && stored.code() != Code::kUnavailable)
+        failed = Prefixed(PeerFailure("storage", stored.error()), slot);
+      return stored;
+    });
+    if (aborted()) return Abandoned{};
+    if (failed) return *failed;
+    if (!st.ok()) return Prefixed(PeerFailure(peer, st.error()), slot);
+    tasks::CompletedOutput c;
+    c.set_slot(out.slot());
+    c.set_owner_user_id(owner);
+    c.set_file_id(file_id);
+    return c;
   }
 
   const functions::lua::Usage& usage() const { return usage_; }

@@ -91,7 +91,8 @@ void WorkerPool::Loop(int n) {
   std::string id = opts_.name.substr(0, kMaxWorkerIdBytes - 8) + "/" + std::to_string(n);
   milliseconds idle = opts_.idle_min;
   while (!stopping_.load()) {
-    auto claimed = io_->Claim(id);
+    const auto asked = std::chrono::steady_clock::now();
+    auto claimed = io_->Claim(id, opts_.claim_wait);
     if (claimed.ok() && claimed->has_value()) {
       claims_++;
       running_++;
@@ -100,6 +101,10 @@ void WorkerPool::Loop(int n) {
       Count(r.outcome);
       idle = opts_.idle_min;
       MaybeLogCounters(false);
+      continue;
+    }
+    if (claimed.ok() && std::chrono::steady_clock::now() - asked >= opts_.claim_wait / 2) {
+      idle = opts_.idle_min;  // the long poll waited: ask again at once
       continue;
     }
     if (!claimed.ok()) {

@@ -35,6 +35,10 @@ std::string DefaultWorkerName();
 struct WorkerPoolOptions {
   int workers = 2;
   std::string name = DefaultWorkerName();  // worker n's id: "<name>/<n>"
+  // Each claim is a long poll of this long (tasks answers when a task is
+  // queued); a claim that fails, or returns empty much sooner (a tasks
+  // without long polls), backs off idle_min doubling to idle_max.
+  std::chrono::milliseconds claim_wait{1000};
   std::chrono::milliseconds idle_min{50};
   std::chrono::milliseconds idle_max{1000};
   RunnerOptions runner;

@@ -100,7 +100,8 @@ class FakeIo final : public TaskIo {
     keys[f.file_id] = f.key;
   }
 
-  Result<std::optional<tasks::TaskLease>> Claim(std::string_view worker_id) override {
+  Result<std::optional<tasks::TaskLease>> Claim(std::string_view worker_id,
+                                                std::chrono::milliseconds) override {
     std::lock_guard<std::mutex> l(mu);
     claim_ids.emplace_back(worker_id);
     if (queue.empty()) return std::optional<tasks::TaskLease>();

@@ -24,7 +24,14 @@ class TasksClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     cluster_ = std::make_unique<ClusterFixture>();
-    Status st = cluster_->Start();
+    // This suite follows a task up to Queued: no worker may claim it
+    // under the test's feet (exec's claims are long polls, answered at once).
+    Status st = cluster_->Start([](std::string toml) {
+      const size_t at = toml.find("\ntask_workers = ");
+      if (at != std::string::npos)
+        toml.replace(at + 1, toml.find('\n', at + 1) - at - 1, "task_workers = 0");
+      return toml;
+    });
     ASSERT_TRUE(st.ok()) << st.ToString();
     auto admin = Connect();
     ASSERT_TRUE(admin->Login("admin", cluster_->admin_password()).ok());

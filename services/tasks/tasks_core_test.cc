@@ -721,6 +721,34 @@ TEST_F(TasksCoreTest, AnyParticipantCancelsBeforeItFinishes) {
   ExpectError(core_->CancelTask(kAlice, c), Code::kFailedPrecondition, reason::kTaskFinished);
 }
 
+// An idle worker's claim is a long poll: a task invoked while it waits is
+// handed to it in that same call, not at its next poll.
+TEST_F(TasksCoreTest, AWaitingClaimGetsATaskInvokedDuringTheWait) {
+  tasks::Task t = ApprovedSumTask();
+  tasks::ClaimTaskRequest wait;
+  wait.set_worker_id("w");
+  wait.set_wait_ms(8000);
+  auto claim = std::async(std::launch::async, [&] { return core_->Claim(Worker::ForTesting(), wait); });
+  // Nothing is queued yet: the claim is still waiting.
+  EXPECT_EQ(claim.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  ASSERT_TRUE(Invoke(kAlice, t.task_id()).ok());
+  auto got = claim.get();
+  ASSERT_TRUE(got.ok()) << got.error().ToString();
+  ASSERT_TRUE(got->claimed());
+  EXPECT_EQ(got->lease().task_id(), t.task_id());
+
+  // With nothing to do it answers empty at its deadline; past the cap it is refused.
+  tasks::ClaimTaskRequest brief;
+  brief.set_wait_ms(50);
+  auto empty = core_->Claim(Worker::ForTesting(), brief);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(empty->claimed());
+  tasks::ClaimTaskRequest too_long;
+  too_long.set_wait_ms(10'001);
+  ExpectError(core_->Claim(Worker::ForTesting(), too_long), Code::kInvalidArgument,
+              reason::kTimeoutInvalid);
+}
+
 TEST_F(TasksCoreTest, StatesFollowTheLifecycleAndTheLogRecordsEachTransition) {
   fn_ = RegisterSum(kAlice);
   tasks::Task t = Create(kAlice, SumTask(fn_));

@@ -15,6 +15,7 @@ namespace {
 
 constexpr size_t kClaimCandidates = 16;
 constexpr size_t kExpireBatch = 100;
+constexpr uint32_t kMaxClaimWaitMs = 10'000;
 
 Error LeaseLost(std::string why) {
   return FailedPrecondition("lease lost: " + why + "; drop this task's result",
@@ -141,36 +142,69 @@ Result<tasks::ClaimTaskResponse> TasksCore::Claim(const Worker& w, const tasks::
   return WorkerCall<tasks::ClaimTaskResponse>(w.principal(), "ClaimTask", [&](Trace& tr)
                                                   -> Result<tasks::ClaimTaskResponse> {
     CLOISTER_RETURN_IF_ERROR(CheckText("worker_id", r.worker_id(), kMaxWorkerIdBytes));
-    CLOISTER_RETURN_IF_ERROR(ExpireLeases().status());
-    const int64_t now = Now();
-    CLOISTER_ASSIGN_OR_RETURN(auto candidates, store_->ClaimCandidates(now, kClaimCandidates));
-    for (const std::string& id : candidates) {
-      CLOISTER_ASSIGN_OR_RETURN(auto loaded, store_->LoadTask(id));
-      if (!loaded || loaded->state != tasks::TASK_STATE_QUEUED || loaded->not_before_ms > now)
-        continue;
-      TaskRow next = *loaded;
-      next.state = tasks::TASK_STATE_RUNNING;
-      next.attempts++;
-      next.lease_token++;  // fencing: every earlier holder's token is now stale
-      next.lease_worker = w.principal() + (r.worker_id().empty() ? "" : "/" + r.worker_id());
-      next.lease_expires_ms = now + options_.lease_ms;
-      Change ch{"claimed",
-                "attempt " + std::to_string(next.attempts) + " of " +
-                    std::to_string(options_.max_attempts) + " by " + next.lease_worker,
-                false};
-      // Everything the worker needs is read before the claim commits, so a
-      // committed claim always reaches its worker (or its lease expires).
-      tasks::ClaimTaskResponse resp;
-      CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_lease(), LeaseOf(next));
-      Status st = Commit(*loaded, next, ch, w.principal());
-      if (!st.ok() && st.error().reason() == reason::kTaskChanged) continue;  // another worker won
-      CLOISTER_RETURN_IF_ERROR(st);
-      claims_++;
-      tr.resource = next.task_id;
-      resp.set_claimed(true);
-      return resp;
+    if (r.wait_ms() > kMaxClaimWaitMs)
+      return InvalidArgument("wait_ms is at most " + std::to_string(kMaxClaimWaitMs),
+                             reason::kTimeoutInvalid);
+    // A long poll: an idle worker learns of a queued task at the commit
+    // that queued it, not at its next poll. Woken by any commit, and every
+    // 100 ms for tasks whose backoff ends or whose lease expires (neither
+    // is a commit).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(r.wait_ms());
+    struct Release {
+      std::atomic<size_t>* n;
+      ~Release() {
+        if (n != nullptr) (*n)--;
+      }
+    } release{nullptr};
+    for (;;) {
+      uint64_t seen = 0;
+      {
+        std::lock_guard lock(mu_);
+        seen = generation_;
+      }
+      CLOISTER_RETURN_IF_ERROR(ExpireLeases().status());
+      const int64_t now = Now();
+      CLOISTER_ASSIGN_OR_RETURN(auto candidates, store_->ClaimCandidates(now, kClaimCandidates));
+      for (const std::string& id : candidates) {
+        CLOISTER_ASSIGN_OR_RETURN(auto loaded, store_->LoadTask(id));
+        if (!loaded || loaded->state != tasks::TASK_STATE_QUEUED || loaded->not_before_ms > now)
+          continue;
+        TaskRow next = *loaded;
+        next.state = tasks::TASK_STATE_RUNNING;
+        next.attempts++;
+        next.lease_token++;  // fencing: every earlier holder's token is now stale
+        next.lease_worker = w.principal() + (r.worker_id().empty() ? "" : "/" + r.worker_id());
+        next.lease_expires_ms = now + options_.lease_ms;
+        Change ch{"claimed",
+                  "attempt " + std::to_string(next.attempts) + " of " +
+                      std::to_string(options_.max_attempts) + " by " + next.lease_worker,
+                  false};
+        // Everything the worker needs is read before the claim commits, so a
+        // committed claim always reaches its worker (or its lease expires).
+        tasks::ClaimTaskResponse resp;
+        CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_lease(), LeaseOf(next));
+        Status st = Commit(*loaded, next, ch, w.principal());
+        if (!st.ok() && st.error().reason() == reason::kTaskChanged) continue;  // another worker won
+        CLOISTER_RETURN_IF_ERROR(st);
+        claims_++;
+        tr.resource = next.task_id;
+        resp.set_claimed(true);
+        return resp;
+      }
+      const auto wall = std::chrono::steady_clock::now();
+      if (wall >= deadline) return tasks::ClaimTaskResponse();
+      if (release.n == nullptr) {
+        // Long polls share WaitTask's bound on parked threads.
+        if (waiters_.fetch_add(1) >= options_.max_waiters) {
+          waiters_--;
+          return tasks::ClaimTaskResponse();  // nothing now; the worker polls again
+        }
+        release.n = &waiters_;
+      }
+      std::unique_lock lock(mu_);
+      changed_cv_.wait_until(lock, std::min(deadline, wall + std::chrono::milliseconds(100)),
+                             [&] { return generation_ != seen; });
     }
-    return tasks::ClaimTaskResponse();
   });
 }
 
