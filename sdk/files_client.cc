@@ -13,12 +13,12 @@
 #include "attestation/trust.h"
 #include "common/crypto/random.h"
 #include "common/grpc_status.h"
+#include "sdk/gateway_channel.h"
 #include "common/sys/atomic_file.h"
 
 namespace cloister::sdk {
 namespace {
 
-constexpr int kMaxMessageBytes = 64 << 20;
 // A streaming call's deadline grows with what is left to move at this rate
 // (a floor, not an estimate): a slow link finishes, a hung peer times out.
 constexpr uint64_t kMinBytesPerSecond = 256u << 10;
@@ -191,22 +191,7 @@ using files_internal::PlaintextSink;
 
 Result<std::unique_ptr<FilesClient>> FilesClient::Create(Client* client, ClientOptions options) {
   if (client == nullptr) return InvalidArgument("no client");
-  CLOISTER_ASSIGN_OR_RETURN(attestation::TrustConfig trust,
-                            attestation::TrustConfig::Load(options.trust_path));
-  std::shared_ptr<grpc::ChannelCredentials> creds =
-      trust.security_level <= 1
-          ? grpc::InsecureChannelCredentials()
-          : attestation::AttestingChannelCredentials(
-                std::make_shared<const attestation::TrustConfig>(std::move(trust)), {"gateway"});
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(options.gateway_address, creds, args);
-  // Handshake (and so the gateway's quote check) before any token is sent.
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
-    return Unavailable("no attested gateway answered at " + options.gateway_address,
-                       kGatewayUnreachable);
+  CLOISTER_ASSIGN_OR_RETURN(auto channel, OpenGatewayChannel(options));
   return std::make_unique<FilesClient>(Key(), client, std::move(options), std::move(channel));
 }
 

@@ -9,12 +9,12 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/random.h"
 #include "common/grpc_status.h"
+#include "sdk/gateway_channel.h"
 #include "services/keyvault/key_ops.h"
 
 namespace cloister::sdk {
 namespace {
 
-constexpr int kMaxMessageBytes = 64 << 20;
 
 template <typename It>
 void CopyOps(It begin, It end, google::protobuf::RepeatedField<int>* out) {
@@ -34,22 +34,7 @@ Result<Bytes> WrapKeyForImport(ByteView wrapping_key_spki, ByteView material,
 Result<std::unique_ptr<KeyVaultClient>> KeyVaultClient::Create(Client* client,
                                                                ClientOptions options) {
   if (client == nullptr) return InvalidArgument("no client");
-  CLOISTER_ASSIGN_OR_RETURN(attestation::TrustConfig trust,
-                            attestation::TrustConfig::Load(options.trust_path));
-  std::shared_ptr<grpc::ChannelCredentials> creds =
-      trust.security_level <= 1
-          ? grpc::InsecureChannelCredentials()
-          : attestation::AttestingChannelCredentials(
-                std::make_shared<const attestation::TrustConfig>(std::move(trust)), {"gateway"});
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(options.gateway_address, creds, args);
-  // Handshake (and so the gateway's quote check) before any token is sent.
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
-    return Unavailable("no attested gateway answered at " + options.gateway_address,
-                       kGatewayUnreachable);
+  CLOISTER_ASSIGN_OR_RETURN(auto channel, OpenGatewayChannel(options));
   return std::make_unique<KeyVaultClient>(Key(), client, std::move(options), std::move(channel));
 }
 

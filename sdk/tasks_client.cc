@@ -20,6 +20,7 @@
 #include "common/crypto/hash.h"
 #include "common/fs.h"
 #include "common/grpc_status.h"
+#include "sdk/gateway_channel.h"
 
 namespace cloister::sdk {
 namespace {
@@ -27,7 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-constexpr int kMaxMessageBytes = 64 << 20;  // a Lua source is up to 4 MiB
 constexpr uint32_t kListPageSize = 1000;
 constexpr milliseconds kMaxBackoff{5'000};
 constexpr milliseconds kMaxPoll{30'000};  // WaitTask's own maximum
@@ -146,22 +146,7 @@ class Connection {
 
   static Result<std::shared_ptr<Connection>> Open(Client* client, ClientOptions options) {
     if (client == nullptr) return InvalidArgument("no client");
-    CLOISTER_ASSIGN_OR_RETURN(attestation::TrustConfig trust,
-                              attestation::TrustConfig::Load(options.trust_path));
-    std::shared_ptr<grpc::ChannelCredentials> creds =
-        trust.security_level <= 1
-            ? grpc::InsecureChannelCredentials()
-            : attestation::AttestingChannelCredentials(
-                  std::make_shared<const attestation::TrustConfig>(std::move(trust)), {"gateway"});
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-    args.SetMaxSendMessageSize(kMaxMessageBytes);
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    auto channel = grpc::CreateCustomChannel(options.gateway_address, creds, args);
-    // Handshake (and so the gateway's quote check) before any token is sent.
-    if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
-      return Unavailable("no attested gateway answered at " + options.gateway_address,
-                         kGatewayUnreachable);
+    CLOISTER_ASSIGN_OR_RETURN(auto channel, OpenGatewayChannel(options));
     return std::make_shared<Connection>(client, std::move(options), std::move(channel));
   }
 
