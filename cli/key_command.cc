@@ -4,8 +4,13 @@
 // --json prints the response message as JSON (bytes in base64).
 //
 //   cloister key create db --type aes256-gcm
-//   echo -n secret | cloister key encrypt db --aad file-1      # → cloister:db:v1:...
+//   echo -n secret | cloister key encrypt db --aad file-1      # → cloister:alice/db:v1:...
 //   cloister key sign signer --in msg.bin --out msg.sig && openssl dgst -sha256 -verify pub.pem ...
+//   cloister key encrypt bob/shared --data x                   # bob's key, through his grant
+//
+// Names: NAME is always one of your keys; OWNER/NAME is the key of user
+// OWNER (a username) and works only through a grant (docs/keyvault.md,
+// "Names and namespaces"). `create` and `import` take a bare NAME.
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>
@@ -29,7 +34,8 @@ constexpr size_t kMaxInput = 32u << 20;
 struct KeyFlags {
   std::string name, type, ops, data, in, out, aad, ciphertext, signature, signature_file, mac,
       algorithm = "default", grantee, grant_id;
-  bool exportable = false, digest = false, wrapped_only = false, cancel = false, retire_only = false;
+  bool exportable = false, digest = false, wrapped_only = false, cancel = false, retire_only = false,
+       owned_only = false;
   uint32_t version = 0, min_decryption_version = 0;
   int64_t expires_unix = 0, wait_seconds = 0;
 };
@@ -146,9 +152,12 @@ std::string TypeName(keyvault::KeyType t) {
 
 void PrintKey(const Globals& g, const keyvault::KeyMetadata& k) {
   if (g.json) return PrintJson(ProtoJson(k));
-  std::cout << "name:            " << k.name() << "\n"
+  std::cout << "name:            " << (k.full_name().empty() ? k.name() : k.full_name()) << "\n"
             << "type:            " << TypeName(k.type()) << "\n"
-            << "owner:           " << k.owner_user_id() << "\n"
+            << "owner:           "
+            << (k.owner_username().empty() ? k.owner_user_id()
+                                           : k.owner_username() + " (" + k.owner_user_id() + ")")
+            << "\n"
             << "state:           " << StateName(k.state()) << "\n"
             << "exportable:      " << (k.exportable() ? "yes" : "no") << "\n"
             << "latest version:  " << k.latest_version() << "\n"
@@ -175,17 +184,26 @@ void Run(const std::string& sub, const KeyFlags& f, const Globals& g) {
   if (sub == "create") {
     PrintKey(g, Must(kv.CreateKey(f.name, TypeArg(f, cmd), f.exportable, OpsArg(f.ops, cmd)), cmd));
   } else if (sub == "list") {
-    auto keys = Must(kv.ListKeys(), cmd);
+    auto keys = Must(kv.ListKeys(f.owned_only), cmd);
     if (g.json) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& k : keys) arr.push_back(ProtoJson(k));
       PrintJson(arr);
     } else {
+      // NAME is what to type: bare for your own keys, OWNER/NAME for keys
+      // granted to you, so where a key comes from is always on screen.
+      auto session = s.client->session();
+      const std::string me = session ? session->user.user_id() : "";
       std::vector<std::vector<std::string>> rows;
-      for (const auto& k : keys)
-        rows.push_back({k.name(), TypeName(k.type()), StateName(k.state()),
-                        std::to_string(k.latest_version()), k.owner_user_id()});
-      PrintTable({"NAME", "TYPE", "STATE", "VERSION", "OWNER"}, rows);
+      for (const auto& k : keys) {
+        const bool mine = !me.empty() && k.owner_user_id() == me;
+        const std::string full = k.full_name().empty() ? k.name() : k.full_name();
+        rows.push_back({mine ? k.name() : full,
+                        k.owner_username().empty() ? k.owner_user_id() : k.owner_username(),
+                        TypeName(k.type()), StateName(k.state()),
+                        std::to_string(k.latest_version())});
+      }
+      PrintTable({"NAME", "OWNER", "TYPE", "STATE", "VERSION"}, rows);
     }
   } else if (sub == "describe") {
     PrintKey(g, Must(kv.DescribeKey(f.name), cmd));
@@ -264,7 +282,11 @@ void Run(const std::string& sub, const KeyFlags& f, const Globals& g) {
   } else if (sub == "grant") {
     auto r = Must(kv.CreateGrant(f.name, f.grantee, OpsArg(f.ops, cmd), f.expires_unix), cmd);
     if (g.json) PrintJson(ProtoJson(r));
-    else std::cout << "Granted " << r.grant_id() << " to " << r.grantee_user_id() << "\n";
+    else
+      std::cout << "Granted " << r.grant_id() << " to " << r.grantee_user_id()
+                << " (they name the key "
+                << (f.name.find('/') == std::string::npos ? "<your username>/" + f.name : f.name)
+                << ")\n";
   } else if (sub == "revoke") {
     Status st = kv.RevokeGrant(f.name, f.grant_id);
     if (!st.ok()) FailError(cmd, st.error());
@@ -283,10 +305,18 @@ void Run(const std::string& sub, const KeyFlags& f, const Globals& g) {
 CommandRegistrar reg("key", [](CLI::App& app, Globals& g) {
   auto* key = app.add_subcommand("key", "key vault: keys that never leave the keyvault enclave");
   key->require_subcommand(1);
-  auto add = [&](const std::string& name, const std::string& help, bool needs_name = true) {
+  key->footer(
+      "Key names: NAME is always one of YOUR keys; OWNER/NAME (OWNER a username) is another "
+      "user's key and works only through a grant they gave you. create and import take a bare "
+      "NAME: keys are made in your own namespace only.");
+  const std::string any_name = "NAME (your key) or OWNER/NAME (a key granted to you)";
+  const std::string own_name = "NAME of your key (bare: no OWNER/)";
+  auto add = [&](const std::string& name, const std::string& help, bool needs_name = true,
+                 const std::string& name_help = "") {
     auto flags = std::make_shared<KeyFlags>();
     auto* sub = key->add_subcommand(name, help);
-    if (needs_name) sub->add_option("name", flags->name, "key name")->required();
+    if (needs_name)
+      sub->add_option("name", flags->name, name_help.empty() ? any_name : name_help)->required();
     sub->add_flag("--json", g.json, "machine-readable output");
     sub->callback([flags, &g, name] { Run(name, *flags, g); });
     return std::make_pair(sub, flags);
@@ -296,13 +326,18 @@ CommandRegistrar reg("key", [](CLI::App& app, Globals& g) {
     sub->add_option("--in", f.in, "read the input from this file");
   };
   {
-    auto [sub, f] = add("create", "create a key");
+    auto [sub, f] = add("create", "create a key in your namespace", true, own_name);
     sub->add_option("--type", f->type, "aes256-gcm|rsa-2048|rsa-3072|rsa-4096|ecdsa-p256|ed25519|hmac-sha256")
         ->required();
     sub->add_flag("--exportable", f->exportable, "allow export (cannot be changed later)");
     sub->add_option("--ops", f->ops, "allowed operations, comma-separated (default: all of the type)");
   }
-  add("list", "list keys you own or hold a grant on", false);
+  {
+    auto [sub, f] = add("list", "list your keys and the keys granted to you, with their OWNER",
+                        false);
+    sub->alias("ls");
+    sub->add_flag("--mine", f->owned_only, "only your own keys");
+  }
   add("describe", "metadata, versions, public keys and grants");
   {
     auto [sub, f] = add("encrypt", "encrypt (prints cloister:<key>:v<n>:<base64>)");
@@ -346,7 +381,8 @@ CommandRegistrar reg("key", [](CLI::App& app, Globals& g) {
                   "only set the minimum decryption version (no new version; may also lower it)");
   }
   {
-    auto [sub, f] = add("import", "import key material (wrapped here for the vault)");
+    auto [sub, f] = add("import", "import key material (wrapped here for the vault)", true,
+                        own_name);
     sub->add_option("--type", f->type, "key type")->required();
     sub->add_option("--in", f->in, "material: 32 raw bytes or a PKCS#8 PEM/DER file")->required();
     sub->add_flag("--exportable", f->exportable, "allow export");
@@ -357,7 +393,10 @@ CommandRegistrar reg("key", [](CLI::App& app, Globals& g) {
     sub->add_option("--out", f->out, "write the key here");
   }
   {
-    auto [sub, f] = add("grant", "grant another user operations on your key");
+    auto [sub, f] = add("grant",
+                        "grant another user operations on your key (they name it "
+                        "<your username>/NAME)",
+                        true, own_name);
     sub->add_option("--to", f->grantee, "grantee user id")->required();
     sub->add_option("--ops", f->ops, "operations, comma-separated")->required();
     sub->add_option("--expires", f->expires_unix, "expiry (unix seconds; default never)");

@@ -87,10 +87,12 @@ Result<keyvault::KeyMetadata> KeyVaultClient::CreateKey(std::string_view name,
   return resp.key();
 }
 
-Result<std::vector<keyvault::KeyMetadata>> KeyVaultClient::ListKeys() {
+Result<std::vector<keyvault::KeyMetadata>> KeyVaultClient::ListKeys(bool owned_only) {
+  keyvault::ListKeysRequest r;
+  r.set_owned_only(owned_only);
   CLOISTER_ASSIGN_OR_RETURN(auto resp,
                             (Invoke<keyvault::ListKeysRequest, keyvault::ListKeysResponse>(
-                                keyvault::ListKeysRequest(), CLOISTER_KV_STUB(ListKeys))));
+                                r, CLOISTER_KV_STUB(ListKeys))));
   return std::vector<keyvault::KeyMetadata>(resp.keys().begin(), resp.keys().end());
 }
 

@@ -11,6 +11,16 @@
 // API key); a token close to expiry is refreshed through the Client first.
 // Thread-safe. Errors are the server's code + stable reason (e.g.
 // KEY_NOT_FOUND, AEAD_AUTHENTICATION_FAILED).
+//
+// Key names (docs/keyvault.md, "Names and namespaces"): every `name` below
+// is "name" for one of YOUR keys, or "owner/name" for a key the user
+// `owner` (a username) granted you; a bare name never reaches anyone
+// else's key, whatever they create or grant. CreateKey and ImportKey take a
+// bare name (your namespace); "owner/name" is refused with
+// KEY_NAME_QUALIFIED.
+//
+//   kv->Encrypt("payroll", data);        // your own payroll key, or KEY_NOT_FOUND
+//   kv->Encrypt("alice/payroll", data);  // alice's, if she granted you encrypt
 #pragma once
 
 #include <memory>
@@ -33,7 +43,9 @@ class KeyVaultClient {
   Result<keyvault::KeyMetadata> CreateKey(std::string_view name, keyvault::KeyType type,
                                           bool exportable = false,
                                           std::vector<keyvault::Operation> allowed = {});
-  Result<std::vector<keyvault::KeyMetadata>> ListKeys();
+  // Your keys and (unless owned_only) the keys granted to you; each carries
+  // its owner (owner_username, owner_user_id) and full_name "owner/name".
+  Result<std::vector<keyvault::KeyMetadata>> ListKeys(bool owned_only = false);
   Result<keyvault::KeyMetadata> DescribeKey(std::string_view name);
   Result<keyvault::KeyMetadata> RotateKey(std::string_view name, uint32_t min_decryption_version = 0);
   Result<keyvault::KeyMetadata> SetMinDecryptionVersion(std::string_view name, uint32_t version);

@@ -141,16 +141,51 @@ OpMask SupportedOps(KeyType t) {
   }
 }
 
-Status ValidateKeyName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxKeyNameLength)
-    return InvalidArgument("key name must be 1..64 characters", reason::kKeyNameInvalid);
-  for (char c : name) {
+namespace {
+
+Status ValidateNamePart(std::string_view part, std::string_view what) {
+  if (part.empty() || part.size() > kMaxKeyNameLength)
+    return InvalidArgument(std::string(what) + " must be 1..64 characters", reason::kKeyNameInvalid);
+  for (char c : part) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
     if (!ok)
-      return InvalidArgument("key name may hold only A-Z a-z 0-9 . _ -", reason::kKeyNameInvalid);
+      return InvalidArgument(std::string(what) + " may hold only A-Z a-z 0-9 . _ -" +
+                                 (c == '/' ? " (one '/' separates owner/name)" : ""),
+                             reason::kKeyNameInvalid);
   }
   return OkStatus();
+}
+
+}  // namespace
+
+Status ValidateKeyName(std::string_view name) { return ValidateNamePart(name, "key name"); }
+
+Status ValidateOwnerName(std::string_view owner) {
+  return ValidateNamePart(owner, "key owner");
+}
+
+Result<KeyRef> ParseKeyRef(std::string_view text) {
+  KeyRef ref;
+  size_t slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    CLOISTER_RETURN_IF_ERROR(ValidateKeyName(text));
+    ref.name = std::string(text);
+    return ref;
+  }
+  CLOISTER_RETURN_IF_ERROR(ValidateOwnerName(text.substr(0, slash)));
+  CLOISTER_RETURN_IF_ERROR(ValidateKeyName(text.substr(slash + 1)));
+  ref.owner = std::string(text.substr(0, slash));
+  ref.name = std::string(text.substr(slash + 1));
+  return ref;
+}
+
+std::string FullKeyName(std::string_view owner, std::string_view name) {
+  if (owner.empty()) return std::string(name);
+  std::string out;
+  out.reserve(owner.size() + 1 + name.size());
+  out.append(owner).append("/").append(name);
+  return out;
 }
 
 Result<ParsedCiphertext> ParseCiphertext(std::string_view text) {
@@ -165,7 +200,7 @@ Result<ParsedCiphertext> ParseCiphertext(std::string_view text) {
   if (colon == std::string_view::npos) return malformed();
   ParsedCiphertext out;
   out.name = std::string(rest.substr(0, colon));
-  if (!ValidateKeyName(out.name).ok()) return malformed();
+  if (!ParseKeyRef(out.name).ok()) return malformed();
   rest = rest.substr(colon + 1);
   if (rest.size() < 2 || rest[0] != 'v') return malformed();
   rest = rest.substr(1);

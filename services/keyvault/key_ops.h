@@ -8,6 +8,8 @@
 //
 // Ciphertext format (text, so it fits JSON, TOML and environment variables):
 //   "cloister:" <key name> ":v" <decimal version> ":" base64(nonce(12) ‖ ct ‖ tag(16))
+// where the key name is the key's full name "<owner>/<name>" (a bare name in
+// ciphertexts made before key names were per owner).
 // The AES-GCM associated data is
 //   "cloister-kv/v1" 0x00 <key name> 0x00 u32be(version) ‖ caller's aad
 // so a ciphertext whose header was edited (another key or version) fails
@@ -63,8 +65,29 @@ inline OpMask Bit(keyvault::Operation op) { return OpMask{1} << static_cast<int>
 // Every operation a key of this type can do (describe/export included).
 OpMask SupportedOps(keyvault::KeyType t);
 
-// [A-Za-z0-9._-]{1,64}. InvalidArgument [KEY_NAME_INVALID].
+// [A-Za-z0-9._-]{1,64}. InvalidArgument [KEY_NAME_INVALID]. A key's own
+// name inside its owner's namespace (never holds '/').
 Status ValidateKeyName(std::string_view name);
+// An owner's username as the namespace part of a key name: the same
+// alphabet and length (auth's usernames are [a-z0-9._-]{1,64}).
+// InvalidArgument [KEY_NAME_INVALID].
+Status ValidateOwnerName(std::string_view owner);
+
+// How a request names a key (docs/keyvault.md, "Names and namespaces"):
+// "name" is always the CALLER's own key; "owner/name" is the key `name` of
+// the user whose username is `owner`, usable only through a grant (or the
+// caller's own key when `owner` is the caller's username). One '/' at most.
+struct KeyRef {
+  std::string owner;  // "" for a bare name
+  std::string name;
+  bool qualified() const { return !owner.empty(); }
+};
+// InvalidArgument [KEY_NAME_INVALID] unless `text` is name or owner/name
+// with both parts valid.
+Result<KeyRef> ParseKeyRef(std::string_view text);
+// "owner/name" ("name" when the owner's username is not known yet: keys
+// made before namespaces, until their owner's next call).
+std::string FullKeyName(std::string_view owner, std::string_view name);
 
 struct ParsedCiphertext {
   std::string name;

@@ -1,6 +1,8 @@
 // KeyStore: keys, versions and grants in SQL, material sealed; see key_store.h.
 #include "services/keyvault/key_store.h"
 
+#include <algorithm>
+
 #include "attestation/sealing.h"
 #include "common/crypto/random.h"
 #include "services/keyvault/migrations/keyvault_migrations.h"
@@ -10,26 +12,39 @@ namespace {
 
 constexpr size_t kMaxCachedVersions = 4096;
 constexpr std::string_view kKeyColumns =
-    "name, uid, type, owner, exportable, allowed_ops, state, latest_version, "
-    "min_decryption_version, created_unix, deletion_unix";
+    "uid, owner, name, owner_username, legacy_name, type, exportable, allowed_ops, state, "
+    "latest_version, min_decryption_version, created_unix, deletion_unix";
+constexpr std::string_view kGrantColumns =
+    "grant_id, key_uid, grantee, ops, expires_unix, created_unix";
+
+// The cache key of an owner's name (NUL never appears in either part).
+std::string OwnerKey(std::string_view owner, std::string_view name) {
+  std::string k(owner);
+  k.push_back('\0');
+  k.append(name);
+  return k;
+}
 
 Result<KeyRecord> RowToKey(const storage::Row& row) {
   KeyRecord k;
-  CLOISTER_ASSIGN_OR_RETURN(k.name, row.GetText(0));
-  CLOISTER_ASSIGN_OR_RETURN(k.uid, row.GetText(1));
-  CLOISTER_ASSIGN_OR_RETURN(int64_t type, row.GetInt(2));
-  CLOISTER_ASSIGN_OR_RETURN(k.owner, row.GetText(3));
-  CLOISTER_ASSIGN_OR_RETURN(int64_t exportable, row.GetInt(4));
-  CLOISTER_ASSIGN_OR_RETURN(int64_t allowed, row.GetInt(5));
-  CLOISTER_ASSIGN_OR_RETURN(int64_t state, row.GetInt(6));
-  CLOISTER_ASSIGN_OR_RETURN(int64_t latest, row.GetInt(7));
-  CLOISTER_ASSIGN_OR_RETURN(int64_t min_dec, row.GetInt(8));
-  CLOISTER_ASSIGN_OR_RETURN(k.created_unix, row.GetInt(9));
-  CLOISTER_ASSIGN_OR_RETURN(k.deletion_unix, row.GetInt(10));
+  CLOISTER_ASSIGN_OR_RETURN(k.uid, row.GetText(0));
+  CLOISTER_ASSIGN_OR_RETURN(k.owner, row.GetText(1));
+  CLOISTER_ASSIGN_OR_RETURN(k.name, row.GetText(2));
+  CLOISTER_ASSIGN_OR_RETURN(k.owner_username, row.GetText(3));
+  CLOISTER_ASSIGN_OR_RETURN(int64_t legacy, row.GetInt(4));
+  CLOISTER_ASSIGN_OR_RETURN(int64_t type, row.GetInt(5));
+  CLOISTER_ASSIGN_OR_RETURN(int64_t exportable, row.GetInt(6));
+  CLOISTER_ASSIGN_OR_RETURN(int64_t allowed, row.GetInt(7));
+  CLOISTER_ASSIGN_OR_RETURN(int64_t state, row.GetInt(8));
+  CLOISTER_ASSIGN_OR_RETURN(int64_t latest, row.GetInt(9));
+  CLOISTER_ASSIGN_OR_RETURN(int64_t min_dec, row.GetInt(10));
+  CLOISTER_ASSIGN_OR_RETURN(k.created_unix, row.GetInt(11));
+  CLOISTER_ASSIGN_OR_RETURN(k.deletion_unix, row.GetInt(12));
   if (!keyvault::KeyType_IsValid(static_cast<int>(type)) ||
       !keyvault::KeyState_IsValid(static_cast<int>(state)) || latest < 1 || latest > UINT32_MAX ||
       min_dec < 1 || min_dec > UINT32_MAX)
     return DataLoss("key row out of range", reason::kStoreInconsistent);
+  k.legacy_name = legacy != 0;
   k.type = static_cast<keyvault::KeyType>(type);
   k.exportable = exportable != 0;
   k.allowed = static_cast<OpMask>(allowed);
@@ -42,7 +57,7 @@ Result<KeyRecord> RowToKey(const storage::Row& row) {
 Result<GrantRecord> RowToGrant(const storage::Row& row) {
   GrantRecord g;
   CLOISTER_ASSIGN_OR_RETURN(g.grant_id, row.GetText(0));
-  CLOISTER_ASSIGN_OR_RETURN(g.name, row.GetText(1));
+  CLOISTER_ASSIGN_OR_RETURN(g.key_uid, row.GetText(1));
   CLOISTER_ASSIGN_OR_RETURN(g.grantee, row.GetText(2));
   CLOISTER_ASSIGN_OR_RETURN(int64_t ops, row.GetInt(3));
   g.ops = static_cast<OpMask>(ops);
@@ -114,7 +129,20 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(std::string_view url,
                                                  std::unique_ptr<Sealer> sealer) {
   CLOISTER_ASSIGN_OR_RETURN(auto db, storage::Engine::Open(url));
   CLOISTER_RETURN_IF_ERROR(db->Migrate(kKeyVaultMigrations));
-  return std::make_unique<KeyStore>(std::move(db), std::move(sealer));
+  auto store = std::make_unique<KeyStore>(std::move(db), std::move(sealer));
+  CLOISTER_RETURN_IF_ERROR(store->LoadPendingOwners());
+  return store;
+}
+
+Status KeyStore::LoadPendingOwners() {
+  CLOISTER_ASSIGN_OR_RETURN(
+      auto rows, db_->Query("SELECT DISTINCT owner FROM keys WHERE owner_username = ''", {}));
+  std::lock_guard lock(meta_mu_);
+  for (const auto& row : rows) {
+    CLOISTER_ASSIGN_OR_RETURN(std::string owner, row.GetText(0));
+    pending_owners_.insert(std::move(owner));
+  }
+  return OkStatus();
 }
 
 Result<Bytes> KeyStore::SealMaterial(const KeyRecord& key, uint32_t version, const KeyMaterial& m) {
@@ -122,25 +150,87 @@ Result<Bytes> KeyStore::SealMaterial(const KeyRecord& key, uint32_t version, con
   return sealer_->Seal(plain.view(), MaterialAad(key, version));
 }
 
-Result<std::optional<KeyRecord>> KeyStore::Load(storage::Executor& ex, std::string_view name) {
+// ---- rows ----
+
+Result<std::vector<KeyRecord>> KeyStore::LoadKeys(storage::Executor& ex, std::string_view where,
+                                                  std::vector<storage::Value> params) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto row, ex.QueryRow("SELECT " + std::string(kKeyColumns) + " FROM keys WHERE name = ?",
-                            {std::string(name)}));
-  if (!row) return std::optional<KeyRecord>();
-  CLOISTER_ASSIGN_OR_RETURN(KeyRecord k, RowToKey(*row));
-  return std::optional<KeyRecord>(std::move(k));
+      auto rows, ex.Query("SELECT " + std::string(kKeyColumns) + " FROM keys " + std::string(where),
+                          params));
+  std::vector<KeyRecord> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    CLOISTER_ASSIGN_OR_RETURN(KeyRecord k, RowToKey(row));
+    out.push_back(std::move(k));
+  }
+  return out;
 }
+
+Result<std::optional<KeyRecord>> KeyStore::LoadKeyByUid(storage::Executor& ex,
+                                                        std::string_view uid) {
+  CLOISTER_ASSIGN_OR_RETURN(auto keys, LoadKeys(ex, "WHERE uid = ?", {std::string(uid)}));
+  if (keys.empty()) return std::optional<KeyRecord>();
+  return std::optional<KeyRecord>(std::move(keys.front()));
+}
+
+Status KeyStore::InsertKey(storage::Executor& ex, const KeyRecord& k) {
+  return ex.Execute(
+      "INSERT INTO keys (" + std::string(kKeyColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      {k.uid, k.owner, k.name, k.owner_username, int64_t{k.legacy_name}, int64_t{k.type},
+       int64_t{k.exportable}, int64_t{k.allowed}, int64_t{k.state}, int64_t{k.latest_version},
+       int64_t{k.min_decryption_version}, k.created_unix, k.deletion_unix});
+}
+
+Result<bool> KeyStore::UpdateKey(storage::Executor& ex, const KeyRecord& k,
+                                 uint32_t expected_latest) {
+  CLOISTER_ASSIGN_OR_RETURN(
+      int64_t changed,
+      ex.ExecuteChanges(
+          "UPDATE keys SET owner_username = ?, legacy_name = ?, type = ?, exportable = ?, "
+          "allowed_ops = ?, state = ?, latest_version = ?, min_decryption_version = ?, "
+          "created_unix = ?, deletion_unix = ? "
+          "WHERE uid = ? AND owner = ? AND name = ? AND latest_version = ?",
+          {k.owner_username, int64_t{k.legacy_name}, int64_t{k.type}, int64_t{k.exportable},
+           int64_t{k.allowed}, int64_t{k.state}, int64_t{k.latest_version},
+           int64_t{k.min_decryption_version}, k.created_unix, k.deletion_unix, k.uid, k.owner,
+           k.name, int64_t{expected_latest}}));
+  return changed == 1;
+}
+
+Result<std::vector<GrantRecord>> KeyStore::LoadGrants(storage::Executor& ex,
+                                                      std::string_view uid) {
+  CLOISTER_ASSIGN_OR_RETURN(
+      auto rows, ex.Query("SELECT " + std::string(kGrantColumns) +
+                              " FROM grants WHERE key_uid = ? ORDER BY created_unix, grant_id",
+                          {std::string(uid)}));
+  std::vector<GrantRecord> out;
+  for (const auto& row : rows) {
+    CLOISTER_ASSIGN_OR_RETURN(auto g, RowToGrant(row));
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+Status KeyStore::InsertGrant(storage::Executor& ex, const GrantRecord& g) {
+  return ex.Execute("INSERT INTO grants (" + std::string(kGrantColumns) + ") VALUES (?,?,?,?,?,?)",
+                    {g.grant_id, g.key_uid, g.grantee, int64_t{g.ops}, g.expires_unix,
+                     g.created_unix});
+}
+
+// ---- cache ----
 
 void KeyStore::CacheKey(const KeyRecord& k) {
   std::lock_guard lock(meta_mu_);
-  keys_[k.name] = k;
+  keys_[OwnerKey(k.owner, k.name)] = k;
 }
 
-void KeyStore::ForgetKey(std::string_view name) {
+void KeyStore::ForgetKey(const KeyRecord& k) {
   std::lock_guard lock(meta_mu_);
-  if (auto it = keys_.find(name); it != keys_.end()) keys_.erase(it);
-  if (auto it = grants_.find(name); it != grants_.end()) grants_.erase(it);
+  if (auto it = keys_.find(OwnerKey(k.owner, k.name)); it != keys_.end()) keys_.erase(it);
+  if (auto it = grants_.find(k.uid); it != grants_.end()) grants_.erase(it);
 }
+
+// ---- keys ----
 
 Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material, int64_t now) {
   KeyRecord k;
@@ -148,6 +238,7 @@ Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material
   k.uid = crypto::RandomId();
   k.type = nk.type;
   k.owner = nk.owner;
+  k.owner_username = nk.owner_username;
   k.exportable = nk.exportable;
   k.allowed = nk.allowed;
   k.state = keyvault::KEY_STATE_ENABLED;
@@ -158,21 +249,18 @@ Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material
   Bytes spki = material.public_key() ? material.public_key()->SpkiDer() : Bytes();
   std::lock_guard write(write_mu_);
   Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
-    CLOISTER_ASSIGN_OR_RETURN(auto existing, Load(tx, k.name));
-    if (existing) return AlreadyExists("a key with this name exists", reason::kKeyExists);
-    CLOISTER_RETURN_IF_ERROR(tx.Execute(
-        "INSERT INTO keys (" + std::string(kKeyColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        {k.name, k.uid, int64_t{k.type}, k.owner, int64_t{k.exportable}, int64_t{k.allowed},
-         int64_t{k.state}, int64_t{1}, int64_t{1}, now, int64_t{0}}));
-    // Grants of a destroyed key with the same name must not carry over.
-    CLOISTER_RETURN_IF_ERROR(tx.Execute("DELETE FROM grants WHERE name = ?", {k.name}));
+    // Unique per owner: another user's key of this name is no obstacle.
+    CLOISTER_ASSIGN_OR_RETURN(auto existing,
+                              LoadKeys(tx, "WHERE owner = ? AND name = ?", {k.owner, k.name}));
+    if (!existing.empty())
+      return AlreadyExists("you already have a key named " + k.name, reason::kKeyExists);
+    CLOISTER_RETURN_IF_ERROR(InsertKey(tx, k));
     return tx.Execute(
         "INSERT INTO key_versions (uid, version, sealed, public_spki, created_unix) "
         "VALUES (?,?,?,?,?)",
         {k.uid, int64_t{1}, std::move(sealed), std::move(spki), now});
   });
   CLOISTER_RETURN_IF_ERROR(st);
-  ForgetKey(k.name);  // drops any grants cached for an older key of this name
   CacheKey(k);
   return k;
 }
@@ -180,13 +268,12 @@ Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material
 Status KeyStore::Purge(const KeyRecord& key) {
   std::lock_guard write(write_mu_);
   Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
-    CLOISTER_RETURN_IF_ERROR(
-        tx.Execute("DELETE FROM keys WHERE name = ? AND uid = ?", {key.name, key.uid}));
+    CLOISTER_RETURN_IF_ERROR(tx.Execute("DELETE FROM keys WHERE uid = ?", {key.uid}));
     CLOISTER_RETURN_IF_ERROR(tx.Execute("DELETE FROM key_versions WHERE uid = ?", {key.uid}));
-    return tx.Execute("DELETE FROM grants WHERE name = ?", {key.name});
+    return tx.Execute("DELETE FROM grants WHERE key_uid = ?", {key.uid});
   });
   CLOISTER_RETURN_IF_ERROR(st);
-  ForgetKey(key.name);
+  ForgetKey(key);
   std::lock_guard lock(mu_);
   for (auto it = cache_.begin(); it != cache_.end();) {
     it = it->first.rfind(key.uid + "/", 0) == 0 ? cache_.erase(it) : std::next(it);
@@ -194,17 +281,23 @@ Status KeyStore::Purge(const KeyRecord& key) {
   return OkStatus();
 }
 
-Result<std::optional<KeyRecord>> KeyStore::Get(std::string_view name, int64_t now) {
+Result<std::optional<KeyRecord>> KeyStore::Get(std::string_view owner, std::string_view name,
+                                               int64_t now) {
+  const std::string cache_key = OwnerKey(owner, name);
   std::optional<KeyRecord> k;
   {
     std::lock_guard lock(meta_mu_);
-    if (auto it = keys_.find(name); it != keys_.end()) k = it->second;
+    if (auto it = keys_.find(cache_key); it != keys_.end()) k = it->second;
   }
   if (!k) {
     // Fill under the writer mutex so a concurrent write cannot be overtaken.
     std::lock_guard write(write_mu_);
-    CLOISTER_ASSIGN_OR_RETURN(k, Load(*db_, name));
-    if (k) CacheKey(*k);
+    CLOISTER_ASSIGN_OR_RETURN(auto keys, LoadKeys(*db_, "WHERE owner = ? AND name = ?",
+                                                  {std::string(owner), std::string(name)}));
+    if (!keys.empty()) {
+      k = std::move(keys.front());
+      CacheKey(*k);
+    }
   }
   if (k && k->state == keyvault::KEY_STATE_PENDING_DELETION && now >= k->deletion_unix) {
     CLOISTER_RETURN_IF_ERROR(Purge(*k));
@@ -213,19 +306,14 @@ Result<std::optional<KeyRecord>> KeyStore::Get(std::string_view name, int64_t no
   return k;
 }
 
-Result<std::vector<KeyRecord>> KeyStore::List(std::string_view user, bool all, int64_t now) {
-  std::string sql = "SELECT " + std::string(kKeyColumns) + " FROM keys";
-  std::vector<storage::Value> params;
-  if (!all) {
-    sql += " WHERE owner = ? OR name IN (SELECT name FROM grants WHERE grantee = ? AND "
-           "(expires_unix = 0 OR expires_unix > ?))";
-    params = {std::string(user), std::string(user), now};
-  }
-  sql += " ORDER BY name";
-  CLOISTER_ASSIGN_OR_RETURN(auto rows, db_->Query(sql, params));
+Result<std::vector<KeyRecord>> KeyStore::FindByOwnerUsername(std::string_view owner_username,
+                                                             std::string_view name, int64_t now) {
   std::vector<KeyRecord> out;
-  for (const auto& row : rows) {
-    CLOISTER_ASSIGN_OR_RETURN(KeyRecord k, RowToKey(row));
+  if (owner_username.empty()) return out;  // '' marks "not known yet", never a namespace
+  CLOISTER_ASSIGN_OR_RETURN(
+      auto keys, LoadKeys(*db_, "WHERE owner_username = ? AND name = ? ORDER BY created_unix, uid",
+                          {std::string(owner_username), std::string(name)}));
+  for (auto& k : keys) {
     if (k.state == keyvault::KEY_STATE_PENDING_DELETION && now >= k.deletion_unix) {
       CLOISTER_RETURN_IF_ERROR(Purge(k));
       continue;
@@ -233,6 +321,58 @@ Result<std::vector<KeyRecord>> KeyStore::List(std::string_view user, bool all, i
     out.push_back(std::move(k));
   }
   return out;
+}
+
+Result<std::vector<KeyRecord>> KeyStore::List(std::string_view user, bool with_granted, bool all,
+                                              int64_t now) {
+  std::string where;
+  std::vector<storage::Value> params;
+  if (!all && with_granted) {
+    where = "WHERE owner = ? OR uid IN (SELECT key_uid FROM grants WHERE grantee = ? AND "
+            "(expires_unix = 0 OR expires_unix > ?))";
+    params = {std::string(user), std::string(user), now};
+  } else if (!all) {
+    where = "WHERE owner = ?";
+    params = {std::string(user)};
+  }
+  where += " ORDER BY owner_username, name, owner";
+  CLOISTER_ASSIGN_OR_RETURN(auto keys, LoadKeys(*db_, where, std::move(params)));
+  std::vector<KeyRecord> out;
+  for (auto& k : keys) {
+    if (k.state == keyvault::KEY_STATE_PENDING_DELETION && now >= k.deletion_unix) {
+      CLOISTER_RETURN_IF_ERROR(Purge(k));
+      continue;
+    }
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+Status KeyStore::AdoptOwnerUsername(std::string_view owner, std::string_view username) {
+  {
+    std::lock_guard lock(meta_mu_);
+    if (pending_owners_.find(owner) == pending_owners_.end()) return OkStatus();
+  }
+  if (username.empty()) return OkStatus();
+  std::lock_guard write(write_mu_);
+  std::vector<KeyRecord> adopted;
+  Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
+    CLOISTER_ASSIGN_OR_RETURN(
+        auto keys,
+        LoadKeys(tx, "WHERE owner = ? AND owner_username = ''", {std::string(owner)}));
+    for (auto& k : keys) {
+      k.owner_username = std::string(username);
+      CLOISTER_ASSIGN_OR_RETURN(bool ok, UpdateKey(tx, k, k.latest_version));
+      if (!ok) return Internal("key changed inside its own transaction");
+      adopted.push_back(std::move(k));
+    }
+    return OkStatus();
+  });
+  CLOISTER_RETURN_IF_ERROR(st);
+  for (const auto& k : adopted) CacheKey(k);
+  std::lock_guard lock(meta_mu_);
+  if (auto it = pending_owners_.find(owner); it != pending_owners_.end()) pending_owners_.erase(it);
+  return OkStatus();
 }
 
 Result<std::vector<VersionRecord>> KeyStore::Versions(const KeyRecord& key) {
@@ -252,41 +392,51 @@ Result<std::vector<VersionRecord>> KeyStore::Versions(const KeyRecord& key) {
   return out;
 }
 
-Result<std::vector<GrantRecord>> KeyStore::Grants(std::string_view name) {
-  CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, db_->Query("SELECT grant_id, name, grantee, ops, expires_unix, created_unix "
-                            "FROM grants WHERE name = ? ORDER BY created_unix, grant_id",
-                            {std::string(name)}));
-  std::vector<GrantRecord> out;
-  for (const auto& row : rows) {
-    CLOISTER_ASSIGN_OR_RETURN(auto g, RowToGrant(row));
-    out.push_back(std::move(g));
-  }
-  return out;
+Result<std::vector<GrantRecord>> KeyStore::Grants(const KeyRecord& key) {
+  return LoadGrants(*db_, key.uid);
 }
 
-Result<OpMask> KeyStore::GrantedOps(std::string_view name, std::string_view user, int64_t now) {
+Result<OpMask> KeyStore::GrantedOps(const KeyRecord& key, std::string_view user, int64_t now) {
   // Expiry is checked against `now` at every use, so an expired grant stops
   // at once; revocation updates the cache before it returns.
   std::vector<GrantRecord> grants;
   bool cached = false;
   {
     std::lock_guard lock(meta_mu_);
-    if (auto it = grants_.find(name); it != grants_.end()) {
+    if (auto it = grants_.find(key.uid); it != grants_.end()) {
       grants = it->second;
       cached = true;
     }
   }
   if (!cached) {
     std::lock_guard write(write_mu_);
-    CLOISTER_ASSIGN_OR_RETURN(grants, Grants(name));
+    CLOISTER_ASSIGN_OR_RETURN(grants, LoadGrants(*db_, key.uid));
     std::lock_guard lock(meta_mu_);
-    grants_[std::string(name)] = grants;
+    grants_[key.uid] = grants;
   }
   OpMask ops = 0;
   for (const auto& g : grants)
     if (g.grantee == user && (g.expires_unix == 0 || g.expires_unix > now)) ops |= g.ops;
   return ops;
+}
+
+Result<KeyRecord> KeyStore::Modify(const KeyRecord& key,
+                                   const std::function<void(KeyRecord&)>& change) {
+  KeyRecord out;
+  std::lock_guard write(write_mu_);
+  Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
+    CLOISTER_ASSIGN_OR_RETURN(auto cur, LoadKeyByUid(tx, key.uid));
+    if (!cur) return NotFound("key not found", reason::kKeyNotFound);
+    const uint32_t latest = cur->latest_version;
+    change(*cur);
+    CLOISTER_ASSIGN_OR_RETURN(bool ok, UpdateKey(tx, *cur, latest));
+    if (!ok) return Internal("key changed inside its own transaction");
+    out = *std::move(cur);
+    return OkStatus();
+  });
+  CLOISTER_RETURN_IF_ERROR(st);
+  CacheKey(out);
+  return out;
 }
 
 Result<KeyRecord> KeyStore::AddVersion(const KeyRecord& key, const KeyMaterial& material,
@@ -298,24 +448,24 @@ Result<KeyRecord> KeyStore::AddVersion(const KeyRecord& key, const KeyMaterial& 
   KeyRecord out;
   std::lock_guard write(write_mu_);
   // The version row and the key's pointer to it commit together or not at
-  // all; the conditional UPDATE makes a concurrent rotation fail instead of
-  // leaving latest_version pointing past a version that was never written.
+  // all; the update is conditional on the latest version the caller saw, so
+  // a concurrent rotation fails instead of leaving latest_version pointing
+  // past a version that was never written.
   Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
-    CLOISTER_ASSIGN_OR_RETURN(
-        int64_t changed,
-        tx.ExecuteChanges("UPDATE keys SET latest_version = ?, min_decryption_version = "
-                          "MAX(min_decryption_version, ?) WHERE name = ? AND uid = ? AND "
-                          "latest_version = ?",
-                          {int64_t{next}, int64_t{std::max<uint32_t>(min_decryption_version, 1)},
-                           key.name, key.uid, int64_t{key.latest_version}}));
-    if (changed != 1) return Aborted("key changed concurrently; retry", "KEY_CONCURRENT_UPDATE");
+    CLOISTER_ASSIGN_OR_RETURN(auto cur, LoadKeyByUid(tx, key.uid));
+    if (!cur || cur->latest_version != key.latest_version)
+      return Aborted("key changed concurrently; retry", reason::kConcurrentUpdate);
+    KeyRecord k = *std::move(cur);
+    k.latest_version = next;
+    k.min_decryption_version =
+        std::max(k.min_decryption_version, std::max<uint32_t>(min_decryption_version, 1));
+    CLOISTER_ASSIGN_OR_RETURN(bool ok, UpdateKey(tx, k, key.latest_version));
+    if (!ok) return Aborted("key changed concurrently; retry", reason::kConcurrentUpdate);
     CLOISTER_RETURN_IF_ERROR(tx.Execute(
         "INSERT INTO key_versions (uid, version, sealed, public_spki, created_unix) "
         "VALUES (?,?,?,?,?)",
         {key.uid, int64_t{next}, std::move(sealed), std::move(spki), now}));
-    CLOISTER_ASSIGN_OR_RETURN(auto k, Load(tx, key.name));
-    if (!k) return Internal("key vanished inside its own transaction");
-    out = *std::move(k);
+    out = std::move(k);
     return OkStatus();
   });
   CLOISTER_RETURN_IF_ERROR(st);
@@ -324,47 +474,33 @@ Result<KeyRecord> KeyStore::AddVersion(const KeyRecord& key, const KeyMaterial& 
 }
 
 Result<KeyRecord> KeyStore::SetMinDecryptionVersion(const KeyRecord& key, uint32_t v) {
-  std::lock_guard write(write_mu_);
-  CLOISTER_RETURN_IF_ERROR(db_->Execute(
-      "UPDATE keys SET min_decryption_version = ? WHERE name = ? AND uid = ?",
-      {int64_t{v}, key.name, key.uid}));
-  CLOISTER_ASSIGN_OR_RETURN(auto k, Load(*db_, key.name));
-  if (!k) return NotFound("key not found", reason::kKeyNotFound);
-  CacheKey(*k);
-  return *std::move(k);
+  return Modify(key, [v](KeyRecord& k) { k.min_decryption_version = v; });
 }
 
 Result<KeyRecord> KeyStore::SetState(const KeyRecord& key, keyvault::KeyState state,
                                      int64_t deletion_unix) {
-  std::lock_guard write(write_mu_);
-  CLOISTER_RETURN_IF_ERROR(db_->Execute(
-      "UPDATE keys SET state = ?, deletion_unix = ? WHERE name = ? AND uid = ?",
-      {int64_t{state}, deletion_unix, key.name, key.uid}));
-  CLOISTER_ASSIGN_OR_RETURN(auto k, Load(*db_, key.name));
-  if (!k) return NotFound("key not found", reason::kKeyNotFound);
-  CacheKey(*k);
-  return *std::move(k);
+  return Modify(key, [&](KeyRecord& k) {
+    k.state = state;
+    k.deletion_unix = deletion_unix;
+  });
 }
 
 Result<GrantRecord> KeyStore::AddGrant(GrantRecord g) {
   std::lock_guard write(write_mu_);
   g.grant_id = "g-" + crypto::RandomId();
-  CLOISTER_RETURN_IF_ERROR(db_->Execute(
-      "INSERT INTO grants (grant_id, name, grantee, ops, expires_unix, created_unix) "
-      "VALUES (?,?,?,?,?,?)",
-      {g.grant_id, g.name, g.grantee, int64_t{g.ops}, g.expires_unix, g.created_unix}));
+  CLOISTER_RETURN_IF_ERROR(InsertGrant(*db_, g));
   std::lock_guard lock(meta_mu_);
-  grants_.erase(g.name);
+  grants_.erase(g.key_uid);
   return g;
 }
 
-Result<bool> KeyStore::RevokeGrant(std::string_view name, std::string_view grant_id) {
+Result<bool> KeyStore::RevokeGrant(const KeyRecord& key, std::string_view grant_id) {
   std::lock_guard write(write_mu_);
   CLOISTER_ASSIGN_OR_RETURN(int64_t n, db_->ExecuteChanges(
-                                           "DELETE FROM grants WHERE name = ? AND grant_id = ?",
-                                           {std::string(name), std::string(grant_id)}));
+                                           "DELETE FROM grants WHERE key_uid = ? AND grant_id = ?",
+                                           {key.uid, std::string(grant_id)}));
   std::lock_guard lock(meta_mu_);
-  if (auto it = grants_.find(name); it != grants_.end()) grants_.erase(it);
+  if (auto it = grants_.find(key.uid); it != grants_.end()) grants_.erase(it);
   return n > 0;
 }
 
@@ -380,7 +516,7 @@ Result<std::shared_ptr<const KeyMaterial>> KeyStore::Material(const KeyRecord& k
                                           "version = ?",
                                           {key.uid, int64_t{version}}));
   if (!row)
-    return NotFound("key " + key.name + " has no version " + std::to_string(version),
+    return NotFound("key " + key.FullName() + " has no version " + std::to_string(version),
                     reason::kVersionNotFound);
   CLOISTER_ASSIGN_OR_RETURN(Bytes sealed, row->GetBlob(0));
   CLOISTER_ASSIGN_OR_RETURN(SecretBytes plain, sealer_->Unseal(sealed, MaterialAad(key, version)));

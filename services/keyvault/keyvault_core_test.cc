@@ -16,9 +16,10 @@ namespace {
 using keyvault_store::AeadSealer;
 using keyvault_store::KeyStore;
 
-const Caller kAlice = services::MakeCallerForTesting({.user_id = "u-alice"});
-const Caller kBob = services::MakeCallerForTesting({.user_id = "u-bob"});
-const Caller kAdmin = services::MakeCallerForTesting({.user_id = "u-admin", .admin = true});
+const Caller kAlice = services::MakeCallerForTesting({.user_id = "u-alice", .username = "alice"});
+const Caller kBob = services::MakeCallerForTesting({.user_id = "u-bob", .username = "bob"});
+const Caller kAdmin =
+    services::MakeCallerForTesting({.user_id = "u-admin", .admin = true, .username = "admin"});
 
 class KeyVaultCoreTest : public ::testing::Test {
  protected:
@@ -133,7 +134,11 @@ TEST_F(KeyVaultCoreTest, BadCreateRequests) {
   keyvault::CreateKeyRequest dup;
   dup.set_name("dup");
   dup.set_type(keyvault::KEY_TYPE_AES256_GCM);
-  EXPECT_EQ(ReasonOf(core_->CreateKey(kBob, dup)), "KEY_ALREADY_EXISTS");
+  EXPECT_EQ(ReasonOf(core_->CreateKey(kAlice, dup)), "KEY_ALREADY_EXISTS");
+  // Names are per owner: bob's "dup" is his own key, not a clash.
+  EXPECT_EQ(ReasonOf(core_->CreateKey(kBob, dup)), "OK");
+  dup.set_name("bob/dup2");
+  EXPECT_EQ(ReasonOf(core_->CreateKey(kAlice, dup)), "KEY_NAME_QUALIFIED");
   keyvault::CreateKeyRequest anon;
   anon.set_name("a");
   anon.set_type(keyvault::KEY_TYPE_AES256_GCM);
@@ -247,49 +252,51 @@ TEST_F(KeyVaultCoreTest, RotationKeepsOldVersionsUntilRetiredAndRewrapMovesForwa
 TEST_F(KeyVaultCoreTest, StrangersCannotUseDescribeOrListAnothersKey) {
   Create("private", keyvault::KEY_TYPE_AES256_GCM);
   std::string ct = *Encrypt(kAlice, "private", "x");
-  EXPECT_EQ(ReasonOf(Encrypt(kBob, "private", "x")), "KEY_NOT_FOUND");
-  EXPECT_EQ(ReasonOf(Decrypt(kBob, "private", ct)), "KEY_NOT_FOUND");
+  for (std::string name : {"private", "alice/private"}) {
+    EXPECT_EQ(ReasonOf(Encrypt(kBob, name, "x")), "KEY_NOT_FOUND") << name;
+    EXPECT_EQ(ReasonOf(Decrypt(kBob, name, ct)), "KEY_NOT_FOUND") << name;
+  }
   keyvault::DescribeKeyRequest d;
-  d.set_name("private");
+  d.set_name("alice/private");
   EXPECT_EQ(ReasonOf(core_->DescribeKey(kBob, d)), "KEY_NOT_FOUND");
   EXPECT_EQ(core_->ListKeys(kBob, {})->keys_size(), 0);
   keyvault::RotateKeyRequest rot;
-  rot.set_name("private");
+  rot.set_name("alice/private");
   EXPECT_EQ(ReasonOf(core_->RotateKey(kBob, rot)), "KEY_NOT_FOUND");
   // Admins see metadata but cannot use keys.
   EXPECT_TRUE(core_->DescribeKey(kAdmin, d).ok());
   EXPECT_EQ(core_->ListKeys(kAdmin, {})->keys_size(), 1);
-  EXPECT_EQ(ReasonOf(Decrypt(kAdmin, "private", ct)), "KEY_NOT_FOUND");
+  EXPECT_EQ(ReasonOf(Decrypt(kAdmin, "alice/private", ct)), "KEY_NOT_FOUND");
 }
 
 TEST_F(KeyVaultCoreTest, GrantsAllowExactlyTheirOperationsAndStopAtOnce) {
   Create("shared", keyvault::KEY_TYPE_AES256_GCM);
   std::string ct = *Encrypt(kAlice, "shared", "x");
   std::string gid = Grant("shared", kBob, {keyvault::OPERATION_ENCRYPT});
-  EXPECT_TRUE(Encrypt(kBob, "shared", "y").ok());
-  EXPECT_EQ(ReasonOf(Decrypt(kBob, "shared", ct)), "OPERATION_NOT_GRANTED");
+  EXPECT_TRUE(Encrypt(kBob, "alice/shared", "y").ok());
+  EXPECT_EQ(ReasonOf(Decrypt(kBob, "alice/shared", ct)), "OPERATION_NOT_GRANTED");
   EXPECT_EQ(core_->ListKeys(kBob, {})->keys_size(), 1);
   keyvault::DescribeKeyRequest d;
-  d.set_name("shared");
+  d.set_name("alice/shared");
   auto desc = core_->DescribeKey(kBob, d);
   ASSERT_TRUE(desc.ok());
   EXPECT_EQ(desc->key().grants_size(), 0);  // grants are the owner's business
   // A grantee cannot manage the key.
   keyvault::RotateKeyRequest rot;
-  rot.set_name("shared");
+  rot.set_name("alice/shared");
   EXPECT_EQ(ReasonOf(core_->RotateKey(kBob, rot)), "NOT_KEY_OWNER");
   // Revocation acts on the next call.
   keyvault::RevokeGrantRequest rv;
   rv.set_name("shared");
   rv.set_grant_id(gid);
   ASSERT_TRUE(core_->RevokeGrant(kAlice, rv).ok());
-  EXPECT_EQ(ReasonOf(Encrypt(kBob, "shared", "y")), "KEY_NOT_FOUND");
+  EXPECT_EQ(ReasonOf(Encrypt(kBob, "alice/shared", "y")), "KEY_NOT_FOUND");
   EXPECT_EQ(ReasonOf(core_->RevokeGrant(kAlice, rv)), "GRANT_NOT_FOUND");
   // Expiry acts the second it passes.
   Grant("shared", kBob, {keyvault::OPERATION_DECRYPT}, now_ + 10);
-  EXPECT_EQ(*Decrypt(kBob, "shared", ct), "x");
+  EXPECT_EQ(*Decrypt(kBob, "alice/shared", ct), "x");
   now_ += 10;
-  EXPECT_EQ(ReasonOf(Decrypt(kBob, "shared", ct)), "KEY_NOT_FOUND");
+  EXPECT_EQ(ReasonOf(Decrypt(kBob, "alice/shared", ct)), "KEY_NOT_FOUND");
   EXPECT_EQ(core_->ListKeys(kBob, {})->keys_size(), 0);
 }
 
@@ -299,6 +306,7 @@ TEST_F(KeyVaultCoreTest, NonExportableKeysCannotBeReadOut) {
   keyvault::ExportKeyRequest e;
   e.set_name("locked");
   EXPECT_EQ(ReasonOf(core_->ExportKey(kAlice, e)), "KEY_NOT_EXPORTABLE");
+  e.set_name("alice/locked");
   EXPECT_EQ(ReasonOf(core_->ExportKey(kBob, e)), "KEY_NOT_EXPORTABLE");
   // Nothing else returns material: describe holds only public data.
   keyvault::DescribeKeyRequest d;
@@ -430,7 +438,14 @@ TEST_F(KeyVaultCoreTest, ImportCreatesAndRotatesAndExportMatches) {
   auto again = core_->ImportKey(kAlice, imp);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->key().latest_version(), 2u);
-  EXPECT_EQ(ReasonOf(core_->ImportKey(kBob, imp)), "KEY_NOT_FOUND");
+  // Nobody imports into another user's namespace; bob's "byok" is his own.
+  imp.set_name("alice/byok");
+  EXPECT_EQ(ReasonOf(core_->ImportKey(kBob, imp)), "KEY_NAME_QUALIFIED");
+  imp.set_name("byok");
+  auto bobs = core_->ImportKey(kBob, imp);
+  ASSERT_TRUE(bobs.ok()) << bobs.error().ToString();
+  EXPECT_EQ(bobs->key().latest_version(), 1u);
+  EXPECT_EQ(bobs->key().full_name(), "bob/byok");
   imp.set_type(keyvault::KEY_TYPE_ECDSA_P256);
   EXPECT_EQ(ReasonOf(core_->ImportKey(kAlice, imp)), "KEY_MATERIAL_INVALID");
   imp.set_name("other");
@@ -446,7 +461,7 @@ TEST_F(KeyVaultCoreTest, KeysAndVersionsSurviveRestart) {
   Grant("k", kBob, {keyvault::OPERATION_DECRYPT});
   Reopen(sealing_key_);
   EXPECT_EQ(*Decrypt(kAlice, "k", v1), "one");
-  EXPECT_EQ(*Decrypt(kBob, "k", v2), "two");
+  EXPECT_EQ(*Decrypt(kBob, "alice/k", v2), "two");
 }
 
 TEST_F(KeyVaultCoreTest, StoreOpenedWithAnotherSealingKeyRevealsNothing) {

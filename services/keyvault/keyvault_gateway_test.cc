@@ -95,17 +95,23 @@ TEST_F(KeyVaultGatewayTest, AnotherUserNeedsAGrant) {
   ASSERT_TRUE(alice.CreateKey("gw-shared", keyvault::KEY_TYPE_AES256_GCM).ok());
   auto ct = alice.Encrypt("gw-shared", AsBytes("for bob"));
   ASSERT_TRUE(ct.ok());
-  EXPECT_EQ(Reason(bob_->kv->Decrypt("gw-shared", ct->ciphertext()).status()), "KEY_NOT_FOUND");
-  EXPECT_EQ(Reason(bob_->kv->DescribeKey("gw-shared").status()), "KEY_NOT_FOUND");
+  // The "alice" of this suite is the admin user: bob names her key admin/gw-shared.
+  EXPECT_EQ(Reason(bob_->kv->Decrypt("admin/gw-shared", ct->ciphertext()).status()),
+            "KEY_NOT_FOUND");
+  EXPECT_EQ(Reason(bob_->kv->DescribeKey("admin/gw-shared").status()), "KEY_NOT_FOUND");
   auto grant = alice.CreateGrant("gw-shared", bob_->user_id, {keyvault::OPERATION_DECRYPT});
   ASSERT_TRUE(grant.ok()) << grant.error().ToString();
-  auto pt = bob_->kv->Decrypt("gw-shared", ct->ciphertext());
+  auto pt = bob_->kv->Decrypt("admin/gw-shared", ct->ciphertext());
   ASSERT_TRUE(pt.ok()) << pt.error().ToString();
   EXPECT_EQ(pt->plaintext(), "for bob");
-  EXPECT_EQ(Reason(bob_->kv->Encrypt("gw-shared", AsBytes("x")).status()), "OPERATION_NOT_GRANTED");
-  EXPECT_EQ(Reason(bob_->kv->RotateKey("gw-shared").status()), "NOT_KEY_OWNER");
-  ASSERT_TRUE(alice.RevokeGrant("gw-shared", grant->grant_id()).ok());
+  // The bare name stays bob's own (absent) key, grant or not.
   EXPECT_EQ(Reason(bob_->kv->Decrypt("gw-shared", ct->ciphertext()).status()), "KEY_NOT_FOUND");
+  EXPECT_EQ(Reason(bob_->kv->Encrypt("admin/gw-shared", AsBytes("x")).status()),
+            "OPERATION_NOT_GRANTED");
+  EXPECT_EQ(Reason(bob_->kv->RotateKey("admin/gw-shared").status()), "NOT_KEY_OWNER");
+  ASSERT_TRUE(alice.RevokeGrant("gw-shared", grant->grant_id()).ok());
+  EXPECT_EQ(Reason(bob_->kv->Decrypt("admin/gw-shared", ct->ciphertext()).status()),
+            "KEY_NOT_FOUND");
 }
 
 TEST_F(KeyVaultGatewayTest, UnauthenticatedCallsStopAtTheGateway) {
@@ -145,14 +151,14 @@ TEST_F(KeyVaultGatewayTest, CliCoversTheKeyLifecycle) {
   auto enc = Cli("key encrypt cli-aes --data hello --aad a1");
   ASSERT_EQ(enc.exit_code, 0) << enc.err;
   std::string ct = enc.out.substr(0, enc.out.find('\n'));
-  EXPECT_EQ(ct.rfind("cloister:cli-aes:v1:", 0), 0u) << ct;
+  EXPECT_EQ(ct.rfind("cloister:admin/cli-aes:v1:", 0), 0u) << ct;
   auto dec = Cli("key decrypt cli-aes --aad a1", ct + "\n");
   EXPECT_EQ(dec.out, "hello");
   auto rot = Cli("--json key rotate cli-aes");
   ASSERT_EQ(rot.exit_code, 0) << rot.err;
   EXPECT_EQ(nlohmann::json::parse(rot.out)["latest_version"], 2);
   auto rewrap = Cli("key rewrap cli-aes --aad a1 --ciphertext " + ct);
-  EXPECT_EQ(rewrap.out.rfind("cloister:cli-aes:v2:", 0), 0u) << rewrap.out << rewrap.err;
+  EXPECT_EQ(rewrap.out.rfind("cloister:admin/cli-aes:v2:", 0), 0u) << rewrap.out << rewrap.err;
   auto retire = Cli("--json key rotate cli-aes --min-decryption-version 2 --retire-only");
   ASSERT_EQ(retire.exit_code, 0) << retire.err;
   EXPECT_EQ(nlohmann::json::parse(retire.out)["latest_version"], 2);

@@ -150,13 +150,17 @@ TEST_F(KeyVaultIntegrationTest, EncryptDecryptAndSignaturesVerifyWithOpenssl) {
 TEST_F(KeyVaultIntegrationTest, OtherUsersNeedAGrantAndRevocationActsAtOnce) {
   keyvault::CreateKeyResponse cr;
   ASSERT_TRUE(KV(CreateKey, "u-alice", NewKey("it-shared", keyvault::KEY_TYPE_HMAC_SHA256), &cr).ok());
+  // bob names alice's key by its owner's username: "it-shared" alone is
+  // always bob's own (absent) key.
   keyvault::HmacRequest h;
   h.set_name("it-shared");
   h.set_input("data");
   keyvault::HmacResponse hr;
   EXPECT_EQ(Reason(KV(Hmac, "u-bob", h, &hr)), "KEY_NOT_FOUND");
+  h.set_name("u-alice/it-shared");
+  EXPECT_EQ(Reason(KV(Hmac, "u-bob", h, &hr)), "KEY_NOT_FOUND");
   keyvault::DescribeKeyRequest dk;
-  dk.set_name("it-shared");
+  dk.set_name("u-alice/it-shared");
   keyvault::DescribeKeyResponse dkr;
   EXPECT_EQ(Reason(KV(DescribeKey, "u-bob", dk, &dkr)), "KEY_NOT_FOUND");
   keyvault::ListKeysResponse lr;
@@ -330,7 +334,7 @@ TEST_F(KeyVaultIntegrationTest, CopiedStoreOpenedByAnotherBinaryRevealsNothing) 
       "sqlite://" + copy_dir + "/keyvault.db",
       std::make_unique<keyvault_store::PlatformSealer>(&enclave_->platform()));
   ASSERT_TRUE(store.ok()) << store.error().ToString();
-  auto rec = (*store)->Get("it-copy", time(nullptr));
+  auto rec = (*store)->Get(cr.key().owner_user_id(), "it-copy", time(nullptr));
   ASSERT_TRUE(rec.ok());
   ASSERT_TRUE(rec->has_value());
   auto material = (*store)->Material(**rec, 1);

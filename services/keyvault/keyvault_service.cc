@@ -69,6 +69,23 @@ Status CheckType(keyvault::KeyType t) {
 
 int64_t WallClock() { return static_cast<int64_t>(std::time(nullptr)); }
 
+// Whether a ciphertext's header names key `k`: its full name, or (for a key
+// made before namespaces) the bare name its older ciphertexts carry.
+bool HeaderNamesKey(std::string_view header, const KeyRecord& k) {
+  return header == k.FullName() || (k.legacy_name && header == k.name);
+}
+
+// A name for creating a key: bare, in the caller's own namespace.
+Result<std::string> OwnNewName(std::string_view text) {
+  CLOISTER_ASSIGN_OR_RETURN(auto ref, keyvault_ops::ParseKeyRef(text));
+  if (ref.qualified())
+    return InvalidArgument(
+        "keys are created in your own namespace only: give the name without 'owner/' (other "
+        "users then call it <your username>/" + ref.name + ")",
+        reason::kNameQualified);
+  return ref.name;
+}
+
 }  // namespace
 
 KeyVaultCore::KeyVaultCore(keyvault_store::KeyStore* store, services::AuditLog* audit,
@@ -80,6 +97,9 @@ Result<Resp> KeyVaultCore::Audited(const Caller& c, std::string_view op, Fn fn) 
   Trace t;
   Result<Resp> r = [&]() -> Result<Resp> {
     CLOISTER_RETURN_IF_ERROR(CheckCaller(c));
+    // The verified proof tells the vault this user's username: keys made
+    // before namespaces get it now, so grantees can name them owner/name.
+    CLOISTER_RETURN_IF_ERROR(store_->AdoptOwnerUsername(c.user_id(), c.username()));
     return fn(t);
   }();
   CLOISTER_RETURN_IF_ERROR(Record(c, op, r.status(), t));
@@ -112,21 +132,54 @@ Status KeyVaultCore::CheckCaller(const Caller& c) const {
   // Keys belong to users; anonymous and service principals own nothing.
   if (c.kind() != Caller::Kind::kUser)
     return Unauthenticated("key operations need an authenticated user", reason::kUnauthenticated);
+  // The username is the caller's namespace; auth's usernames always fit.
+  if (!keyvault_ops::ValidateOwnerName(c.username()).ok())
+    return Unauthenticated("the caller's username cannot name a key namespace",
+                           reason::kUnauthenticated);
   return OkStatus();
+}
+
+Result<KeyVaultCore::Resolved> KeyVaultCore::Resolve(const Caller& c,
+                                                     const keyvault_ops::KeyRef& ref,
+                                                     bool admin_view, int64_t now) {
+  if (!ref.qualified() || ref.owner == c.username()) {
+    // A bare name is only ever the caller's own key: nobody else's key, and
+    // no grant, can stand in for it.
+    CLOISTER_ASSIGN_OR_RETURN(auto k, store_->Get(c.user_id(), ref.name, now));
+    if (!k) return KeyNotFound();
+    return Resolved{.key = *std::move(k), .owner = true};
+  }
+  CLOISTER_ASSIGN_OR_RETURN(auto keys, store_->FindByOwnerUsername(ref.owner, ref.name, now));
+  std::vector<Resolved> usable;
+  for (auto& k : keys) {
+    // The caller's own keys are named without an owner (usernames never
+    // change, so this is only a stale row of another username).
+    if (k.owner == c.user_id()) continue;
+    CLOISTER_ASSIGN_OR_RETURN(OpMask granted, store_->GrantedOps(k, c.user_id(), now));
+    if (granted != 0 || admin_view)
+      usable.push_back(Resolved{.key = std::move(k), .owner = false, .granted = granted});
+  }
+  if (usable.empty()) return KeyNotFound();
+  if (usable.size() > 1)
+    return FailedPrecondition(
+        "more than one key you may use is named " + usable.front().key.FullName() +
+            " (the username was given to a new user after its holder was deleted); refusing "
+            "to guess which owner you mean",
+        reason::kNameAmbiguous);
+  return std::move(usable.front());
 }
 
 Result<KeyRecord> KeyVaultCore::Authorize(const Caller& c, std::string_view name, Operation op,
                                           Trace& t) {
-  CLOISTER_RETURN_IF_ERROR(keyvault_ops::ValidateKeyName(name));
+  CLOISTER_ASSIGN_OR_RETURN(auto ref, keyvault_ops::ParseKeyRef(name));
   t.key = std::string(name);
   const int64_t now = clock_();
-  CLOISTER_ASSIGN_OR_RETURN(auto k, store_->Get(name, now));
-  if (!k) return KeyNotFound();
-  const bool owner = k->owner == c.user_id();
-  if (!owner) {
-    CLOISTER_ASSIGN_OR_RETURN(OpMask granted, store_->GrantedOps(name, c.user_id(), now));
-    const bool admin_view = c.is_admin() && op == keyvault::OPERATION_DESCRIBE;
-    if (granted == 0 && !admin_view) return KeyNotFound();
+  const bool admin_view = c.is_admin() && op == keyvault::OPERATION_DESCRIBE;
+  CLOISTER_ASSIGN_OR_RETURN(Resolved r, Resolve(c, ref, admin_view, now));
+  t.key = r.key.FullName();
+  const KeyRecord* k = &r.key;
+  if (!r.owner) {
+    const OpMask granted = r.granted;
     if (op == keyvault::OPERATION_UNSPECIFIED)
       return PermissionDenied("only the key's owner may manage it", reason::kNotOwner);
     // Any live grant lets its holder see the metadata it needs (versions,
@@ -170,6 +223,8 @@ Result<keyvault::KeyMetadata> KeyVaultCore::Metadata(const KeyRecord& k, bool de
                                                      bool with_grants) {
   keyvault::KeyMetadata m;
   m.set_name(k.name);
+  m.set_full_name(k.FullName());
+  m.set_owner_username(k.owner_username);
   m.set_type(k.type);
   m.set_owner_user_id(k.owner);
   m.set_exportable(k.exportable);
@@ -194,7 +249,7 @@ Result<keyvault::KeyMetadata> KeyVaultCore::Metadata(const KeyRecord& k, bool de
     }
   }
   if (with_grants) {
-    CLOISTER_ASSIGN_OR_RETURN(auto grants, store_->Grants(k.name));
+    CLOISTER_ASSIGN_OR_RETURN(auto grants, store_->Grants(k));
     for (const auto& g : grants) {
       auto* out = m.add_grants();
       out->set_grant_id(g.grant_id);
@@ -213,16 +268,21 @@ Result<keyvault::CreateKeyResponse> KeyVaultCore::CreateKey(const Caller& c,
                                                             const keyvault::CreateKeyRequest& r) {
   return Audited<keyvault::CreateKeyResponse>(c, "CreateKey", [&](Trace& t)
                                                   -> Result<keyvault::CreateKeyResponse> {
-    CLOISTER_RETURN_IF_ERROR(keyvault_ops::ValidateKeyName(r.name()));
     t.key = r.name();
+    CLOISTER_ASSIGN_OR_RETURN(std::string name, OwnNewName(r.name()));
+    t.key = keyvault_ops::FullKeyName(c.username(), name);
     CLOISTER_RETURN_IF_ERROR(CheckType(r.type()));
     CLOISTER_ASSIGN_OR_RETURN(OpMask allowed, OpsFrom(r.allowed_operations(), r.type()));
     if (allowed == 0) allowed = keyvault_ops::SupportedOps(r.type());
+    const int64_t now = clock_();
+    // Destroys the caller's key of this name if its deletion time passed.
+    CLOISTER_RETURN_IF_ERROR(store_->Get(c.user_id(), name, now).status());
     CLOISTER_ASSIGN_OR_RETURN(auto material, keyvault_ops::KeyMaterial::Generate(r.type()));
     CLOISTER_ASSIGN_OR_RETURN(
-        auto rec, store_->Create({.name = r.name(), .type = r.type(), .owner = c.user_id(),
-                                  .exportable = r.exportable(), .allowed = allowed},
-                                 material, clock_()));
+        auto rec, store_->Create({.name = name, .type = r.type(), .owner = c.user_id(),
+                                  .owner_username = c.username(), .exportable = r.exportable(),
+                                  .allowed = allowed},
+                                 material, now));
     t.version = 1;
     keyvault::CreateKeyResponse resp;
     CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_key(), Metadata(rec, true, true));
@@ -231,10 +291,11 @@ Result<keyvault::CreateKeyResponse> KeyVaultCore::CreateKey(const Caller& c,
 }
 
 Result<keyvault::ListKeysResponse> KeyVaultCore::ListKeys(const Caller& c,
-                                                          const keyvault::ListKeysRequest&) {
+                                                          const keyvault::ListKeysRequest& r) {
   return Audited<keyvault::ListKeysResponse>(c, "ListKeys", [&](Trace&)
                                                  -> Result<keyvault::ListKeysResponse> {
-    CLOISTER_ASSIGN_OR_RETURN(auto keys, store_->List(c.user_id(), c.is_admin(), clock_()));
+    CLOISTER_ASSIGN_OR_RETURN(
+        auto keys, store_->List(c.user_id(), !r.owned_only(), c.is_admin(), clock_()));
     keyvault::ListKeysResponse resp;
     for (const auto& k : keys) {
       CLOISTER_ASSIGN_OR_RETURN(*resp.add_keys(), Metadata(k, false, false));
@@ -356,7 +417,7 @@ Result<keyvault::CreateGrantResponse> KeyVaultCore::CreateGrant(
     if (r.expires_unix() != 0 && r.expires_unix() <= now)
       return InvalidArgument("grant expiry is in the past", reason::kGrantInvalid);
     keyvault_store::GrantRecord g;
-    g.name = k.name;
+    g.key_uid = k.uid;
     g.grantee = r.grantee_user_id();
     g.ops = ops;
     g.expires_unix = r.expires_unix();
@@ -378,7 +439,7 @@ Result<keyvault::RevokeGrantResponse> KeyVaultCore::RevokeGrant(
   return Audited<keyvault::RevokeGrantResponse>(c, "RevokeGrant", [&](Trace& t)
                                                     -> Result<keyvault::RevokeGrantResponse> {
     CLOISTER_ASSIGN_OR_RETURN(auto k, Authorize(c, r.name(), keyvault::OPERATION_UNSPECIFIED, t));
-    CLOISTER_ASSIGN_OR_RETURN(bool revoked, store_->RevokeGrant(k.name, r.grant_id()));
+    CLOISTER_ASSIGN_OR_RETURN(bool revoked, store_->RevokeGrant(k, r.grant_id()));
     if (!revoked) return NotFound("no such grant on this key", reason::kGrantNotFound);
     keyvault::RevokeGrantResponse resp;
     resp.set_revoked(true);
@@ -400,7 +461,7 @@ Result<keyvault::EncryptResponse> KeyVaultCore::Encrypt(const Caller& c,
     CLOISTER_ASSIGN_OR_RETURN(auto gcm, m->Cipher());
     keyvault::EncryptResponse resp;
     CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_ciphertext(),
-                              keyvault_ops::EncryptWith(gcm, k.name, k.latest_version,
+                              keyvault_ops::EncryptWith(gcm, k.FullName(), k.latest_version,
                                                         AsBytes(r.plaintext()), AsBytes(r.aad())));
     resp.set_key_version(k.latest_version);
     return resp;
@@ -410,7 +471,7 @@ Result<keyvault::EncryptResponse> KeyVaultCore::Encrypt(const Caller& c,
 Result<Bytes> KeyVaultCore::DecryptOne(const KeyRecord& k, std::string_view ciphertext,
                                        ByteView aad, uint32_t* version) {
   CLOISTER_ASSIGN_OR_RETURN(auto ct, keyvault_ops::ParseCiphertext(ciphertext));
-  if (ct.name != k.name)
+  if (!HeaderNamesKey(ct.name, k))
     return InvalidArgument("ciphertext was made with another key", reason::kKeyMismatch);
   *version = ct.version;
   CLOISTER_RETURN_IF_ERROR(CheckVersion(k, ct.version));
@@ -446,7 +507,7 @@ Result<keyvault::GenerateDataKeyResponse> KeyVaultCore::GenerateDataKey(
         SecretBytes dk = SecretBytes::Random(keyvault_ops::kSymmetricKeySize);
         keyvault::GenerateDataKeyResponse resp;
         CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_ciphertext(),
-                                  keyvault_ops::EncryptWith(gcm, k.name, k.latest_version, dk.view(),
+                                  keyvault_ops::EncryptWith(gcm, k.FullName(), k.latest_version, dk.view(),
                                                             AsBytes(r.aad())));
         if (!r.wrapped_only()) resp.set_plaintext(dk.data(), dk.size());
         resp.set_key_version(k.latest_version);
@@ -468,7 +529,7 @@ Result<keyvault::RewrapResponse> KeyVaultCore::Rewrap(const Caller& c,
     CLOISTER_ASSIGN_OR_RETURN(auto gcm, m->Cipher());
     keyvault::RewrapResponse resp;
     CLOISTER_ASSIGN_OR_RETURN(*resp.mutable_ciphertext(),
-                              keyvault_ops::EncryptWith(gcm, k.name, k.latest_version, plain.view(),
+                              keyvault_ops::EncryptWith(gcm, k.FullName(), k.latest_version, plain.view(),
                                                         AsBytes(r.aad())));
     resp.set_key_version(k.latest_version);
     return resp;
@@ -493,7 +554,7 @@ Result<keyvault::BatchEncryptResponse> KeyVaultCore::BatchEncrypt(
     // the cost of small messages.
     Bytes nonces(static_cast<size_t>(r.items_size()) * crypto::kAesGcmNonceSize);
     crypto::FillRandom(nonces);
-    keyvault_ops::Encryptor enc(&gcm, k.name, k.latest_version);
+    keyvault_ops::Encryptor enc(&gcm, k.FullName(), k.latest_version);
     keyvault::BatchEncryptResponse resp;
     resp.mutable_results()->Reserve(r.items_size());
     for (int i = 0; i < r.items_size(); ++i) {
@@ -534,7 +595,7 @@ Result<keyvault::BatchDecryptResponse> KeyVaultCore::BatchDecrypt(
       auto one = [&]() -> Result<Bytes> {
         CLOISTER_RETURN_IF_ERROR(CheckSize(item.aad().size(), kMaxAad, "aad"));
         CLOISTER_ASSIGN_OR_RETURN(auto ct, keyvault_ops::ParseCiphertext(item.ciphertext()));
-        if (ct.name != k.name)
+        if (!HeaderNamesKey(ct.name, k))
           return InvalidArgument("ciphertext was made with another key", reason::kKeyMismatch);
         CLOISTER_RETURN_IF_ERROR(CheckVersion(k, ct.version));
         auto it = contexts.find(ct.version);
@@ -672,8 +733,9 @@ Result<keyvault::ImportKeyResponse> KeyVaultCore::ImportKey(const Caller& c,
                                                             const keyvault::ImportKeyRequest& r) {
   return Audited<keyvault::ImportKeyResponse>(c, "ImportKey", [&](Trace& t)
                                                   -> Result<keyvault::ImportKeyResponse> {
-    CLOISTER_RETURN_IF_ERROR(keyvault_ops::ValidateKeyName(r.name()));
     t.key = r.name();
+    CLOISTER_ASSIGN_OR_RETURN(std::string name, OwnNewName(r.name()));
+    t.key = keyvault_ops::FullKeyName(c.username(), name);
     CLOISTER_RETURN_IF_ERROR(CheckType(r.type()));
     CLOISTER_RETURN_IF_ERROR(CheckSize(r.wrapped_key().size(), 64u << 10, "wrapped key"));
     CLOISTER_ASSIGN_OR_RETURN(auto wk, store_->WrappingKey());
@@ -681,11 +743,11 @@ Result<keyvault::ImportKeyResponse> KeyVaultCore::ImportKey(const Caller& c,
                               keyvault_ops::UnwrapImport(wk, AsBytes(r.wrapped_key()), r.name()));
     CLOISTER_ASSIGN_OR_RETURN(auto material, keyvault_ops::KeyMaterial::FromBytes(r.type(), raw.view()));
     const int64_t now = clock_();
-    CLOISTER_ASSIGN_OR_RETURN(auto existing, store_->Get(r.name(), now));
+    CLOISTER_ASSIGN_OR_RETURN(auto existing, store_->Get(c.user_id(), name, now));
     KeyRecord rec;
     if (existing) {
       // Bring-your-own-key rotation: a new version of the caller's own key.
-      CLOISTER_ASSIGN_OR_RETURN(auto k, Authorize(c, r.name(), keyvault::OPERATION_UNSPECIFIED, t));
+      CLOISTER_ASSIGN_OR_RETURN(auto k, Authorize(c, name, keyvault::OPERATION_UNSPECIFIED, t));
       if (k.type != r.type())
         return InvalidArgument("key exists with another type", reason::kImportTypeMismatch);
       if (k.state == keyvault::KEY_STATE_PENDING_DELETION)
@@ -694,8 +756,9 @@ Result<keyvault::ImportKeyResponse> KeyVaultCore::ImportKey(const Caller& c,
     } else {
       CLOISTER_ASSIGN_OR_RETURN(OpMask allowed, OpsFrom(r.allowed_operations(), r.type()));
       if (allowed == 0) allowed = keyvault_ops::SupportedOps(r.type());
-      CLOISTER_ASSIGN_OR_RETURN(rec, store_->Create({.name = r.name(), .type = r.type(),
+      CLOISTER_ASSIGN_OR_RETURN(rec, store_->Create({.name = name, .type = r.type(),
                                                      .owner = c.user_id(),
+                                                     .owner_username = c.username(),
                                                      .exportable = r.exportable(),
                                                      .allowed = allowed},
                                                     material, now));

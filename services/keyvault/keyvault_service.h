@@ -8,6 +8,13 @@
 //   KeyVaultService svc(&verifier, &task_grants, &core, enclave->security_level());
 //   runner.Serve({&svc});
 //
+// Names (docs/keyvault.md, "Names and namespaces"): a key is its owner's.
+// A bare name in a request always means the CALLER's own key; another
+// user's key is "owner/name" (owner = that user's username) and is usable
+// only through a live grant. Creating (and importing) makes a key in the
+// caller's namespace only, so nobody can occupy a name for someone else,
+// and a grant never changes what a bare name means.
+//
 // Access (docs/keyvault.md): the owner may do everything the key's policy
 // allows plus management (rotate, grants, disable/enable, deletion, import
 // of a new version); a grantee only the operations of its live grants (read
@@ -58,6 +65,11 @@ inline constexpr const char* kGrantInvalid = "GRANT_INVALID";
 inline constexpr const char* kGrantNotFound = "GRANT_NOT_FOUND";
 inline constexpr const char* kImportTypeMismatch = "IMPORT_TYPE_MISMATCH";
 inline constexpr const char* kAuditUnavailable = "AUDIT_UNAVAILABLE";
+// Create/import with "owner/name": keys are made in the caller's namespace only.
+inline constexpr const char* kNameQualified = "KEY_NAME_QUALIFIED";
+// "owner/name" fits more than one key the caller may use (a deleted user's
+// username was given to a new user, and both granted the caller a key).
+inline constexpr const char* kNameAmbiguous = "KEY_NAME_AMBIGUOUS";
 }  // namespace reason
 
 inline constexpr size_t kMaxPayload = 1u << 20;         // one plaintext / message
@@ -171,7 +183,19 @@ class KeyVaultCore {
   // when it cannot be written (the call's result is then withheld).
   Status Record(const Caller& c, std::string_view op, const Status& outcome, const Trace& t);
   Status CheckCaller(const Caller& c) const;
-  // Loads `name` and checks that `c` may do `op` on it
+  // The key `ref` names for `c`: its own key for a bare name (or for its
+  // own username as owner), else the one key of that owner and name on
+  // which `c` holds a live grant (any such key for `admin_view`).
+  // NOT_FOUND [KEY_NOT_FOUND] when there is none (the same answer as for no
+  // key at all), FAILED_PRECONDITION [KEY_NAME_AMBIGUOUS] for several.
+  struct Resolved {
+    keyvault_store::KeyRecord key;
+    bool owner = false;
+    keyvault_ops::OpMask granted = 0;  // the live grants' operations (non-owners)
+  };
+  Result<Resolved> Resolve(const Caller& c, const keyvault_ops::KeyRef& ref, bool admin_view,
+                           int64_t now);
+  // Resolves `name` and checks that `c` may do `op` on it
   // (OPERATION_UNSPECIFIED = owner-only management).
   Result<keyvault_store::KeyRecord> Authorize(const Caller& c, std::string_view name,
                                               keyvault::Operation op, Trace& t);
