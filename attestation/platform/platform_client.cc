@@ -135,6 +135,25 @@ Result<LaunchLog> PlatformClient::ReadLog() {
   return std::move(*resp.mutable_log());
 }
 
+Result<uint64_t> PlatformClient::ReadCounter(std::string_view name) {
+  PlatformRequest req;
+  req.mutable_counter()->set_name(std::string(name));
+  CLOISTER_ASSIGN_OR_RETURN(PlatformResponse resp, Call(req, PlatformResponse::kCounter));
+  return resp.counter().value();
+}
+
+Result<uint64_t> PlatformClient::AdvanceCounter(std::string_view name, uint64_t to) {
+  PlatformRequest req;
+  req.mutable_counter()->set_name(std::string(name));
+  req.mutable_counter()->set_advance(true);
+  req.mutable_counter()->set_to(to);
+  CLOISTER_ASSIGN_OR_RETURN(PlatformResponse resp, Call(req, PlatformResponse::kCounter));
+  // The platform never moves a counter down; a reply below `to` is a broken daemon.
+  if (resp.counter().value() < to)
+    return Internal("platform answered a counter advance with a lower value", kMessageMalformed);
+  return resp.counter().value();
+}
+
 Result<IdentityResponse> PlatformClient::Identity() {
   PlatformRequest req;
   req.mutable_identity();

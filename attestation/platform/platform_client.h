@@ -16,13 +16,14 @@
 #include <string>
 #include <string_view>
 
+#include "attestation/platform/counters.h"
 #include "common/bytes.h"
 #include "common/secret.h"
 #include "proto/attestation.pb.h"
 
 namespace cloister::attestation {
 
-class PlatformClient {
+class PlatformClient final : public MonotonicCounters {
  public:
   // Connects and completes one Identity round trip, so when this returns the
   // daemon has measured us.
@@ -34,7 +35,7 @@ class PlatformClient {
 
   PlatformClient(PlatformClient&&) noexcept;
   PlatformClient& operator=(PlatformClient&&) noexcept;
-  ~PlatformClient();
+  ~PlatformClient() override;
 
   // All methods are thread-safe (one mutex around the one connection).
   // Daemon-side failures return the daemon's code and reason unchanged;
@@ -51,6 +52,16 @@ class PlatformClient {
   Result<IdentityResponse> Identity();
   // Declares this session's config id (32 bytes), once, before any quote.
   Result<IdentityResponse> SetConfig(ByteView config_id);
+  // Monotonic counters of our signer + product id (proto CounterRequest is
+  // the contract): PermissionDenied [PLATFORM_UNKNOWN_ENCLAVE] outside the
+  // manifest; InvalidArgument [PLATFORM_BAD_REQUEST] unless name is 1..64
+  // bytes of [A-Za-z0-9._:-]; ResourceExhausted [PLATFORM_COUNTERS_FULL]
+  // beyond 64 counters per product (4096 per node).
+  // The caller's monotonic counter `name` (0 if never advanced).
+  Result<uint64_t> ReadCounter(std::string_view name) override;
+  // Sets the counter to max(current, to) and returns the new value. The value is durable
+  // (fsynced by the platform) before this returns. Never decreases.
+  Result<uint64_t> AdvanceCounter(std::string_view name, uint64_t to) override;
   // The identity learned at Connect (no round trip).
   const IdentityResponse& cached_identity() const;
 

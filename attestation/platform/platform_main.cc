@@ -16,7 +16,8 @@
 // attestation, enclaves do not harden) runs without them, with a warning.
 //
 // The measured-launch log lives for one daemon lifetime, like PCRs that
-// reset at boot: a restart begins a new log with "platform.start".
+// reset at boot: a restart begins a new log with "platform.start". The
+// monotonic counters (DIR/platform/counters) persist, like NV counters.
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -85,6 +86,10 @@ Status RunDaemon(const Flags& flags) {
   if (level < 1 || level > 5) return InvalidArgument("--security-level must be 1..5");
   CLOISTER_RETURN_IF_ERROR(CheckCanMeasureHardened(level));
   CLOISTER_ASSIGN_OR_RETURN(PlatformState state, LoadPlatformState(flags.state_dir));
+  // A malformed counters file refuses start: serving counters from a file we
+  // cannot read would let every service's rollback check pass against 0.
+  CLOISTER_ASSIGN_OR_RETURN(std::unique_ptr<CounterTable> counters,
+                            CounterTable::Open(PlatformPaths::For(flags.state_dir).counters));
   if (!ConstantTimeEqual(state.root_cert.Der(), trust.attestation_root.Der()))
     LOG_WARN("platform root differs from the trust file's attestation root; "
              "verifiers using this trust file will refuse this node's quotes",
@@ -101,7 +106,8 @@ Status RunDaemon(const Flags& flags) {
   if (!flags.debug) CLOISTER_RETURN_IF_ERROR(ApplyAntiDebug());
 
   PlatformService service(std::move(state), trust.manifest,
-                          PlatformService::Options{level, flags.debug}, self.measurement);
+                          PlatformService::Options{level, flags.debug}, self.measurement,
+                          std::move(counters));
   PlatformServerOptions opts;
   opts.socket_path = flags.socket_path;
   opts.max_connections = flags.max_connections;

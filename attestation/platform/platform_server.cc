@@ -20,6 +20,7 @@ std::string_view OpName(const PlatformRequest& r) {
     case PlatformRequest::kReadLog: return "read_log";
     case PlatformRequest::kIdentity: return "identity";
     case PlatformRequest::kSetConfig: return "set_config";
+    case PlatformRequest::kCounter: return r.counter().advance() ? "counter_advance" : "counter_read";
     case PlatformRequest::KIND_NOT_SET: break;
   }
   return "unknown";
@@ -239,7 +240,10 @@ void PlatformServer::Serve(Connection& conn) {
       return;
     }
     PlatformResponse resp;
-    const bool identity_bearing = req.has_quote() || req.has_sealing_key() || req.has_extend();
+    // Counters too: a process that changed since connect must not move (or
+    // read) the counters of the product it was measured as.
+    const bool identity_bearing =
+        req.has_quote() || req.has_sealing_key() || req.has_extend() || req.has_counter();
     if (identity_bearing) {
       auto now = Recheck(*caller, *pidfd);
       if (!now.ok()) {

@@ -47,12 +47,13 @@ Result<SecretBytes> DeriveSealingKey(ByteView device_secret, SealPolicy policy, 
 }
 
 PlatformService::PlatformService(PlatformState state, Manifest manifest, Options options,
-                                 const crypto::Digest& self)
+                                 const crypto::Digest& self, std::unique_ptr<CounterTable> counters)
     : state_(std::move(state)),
       manifest_(std::move(manifest)),
       options_(options),
       attestation_cert_der_(state_.attestation_cert.Der()),
-      root_der_(state_.root_cert.Der()) {
+      root_der_(state_.root_cert.Der()),
+      counters_(counters ? std::move(counters) : CounterTable::InMemory()) {
   self_ = Identify(::getpid(), ::getuid(), ProcessMeasurement{self, 0});
   // Cannot fail: the first event is well formed.
   auto start = MakeEvent(0, self, "platform.start", ByteView(self), "cloister-platform started");
@@ -219,6 +220,33 @@ Status PlatformService::SetConfig(const CallerIdentity& caller, SessionLaunchLog
   return OkStatus();
 }
 
+namespace {
+
+// Counters belong to the MRSIGNER identity, and only manifest binaries have one.
+Result<CounterOwner> CounterOwnerOf(const CallerIdentity& caller) {
+  if (!caller.in_manifest || caller.signer.size() != crypto::kSha256Size)
+    return PermissionDenied("monotonic counters are only for binaries in the signed manifest",
+                            kPlatformUnknownEnclave);
+  CounterOwner owner;
+  std::copy(caller.signer.begin(), caller.signer.end(), owner.signer.begin());
+  owner.product_id = caller.product_id;
+  return owner;
+}
+
+}  // namespace
+
+Result<uint64_t> PlatformService::ReadCounter(const CallerIdentity& caller,
+                                              std::string_view name) const {
+  CLOISTER_ASSIGN_OR_RETURN(CounterOwner owner, CounterOwnerOf(caller));
+  return counters_->Read(owner, name);
+}
+
+Result<uint64_t> PlatformService::AdvanceCounter(const CallerIdentity& caller,
+                                                 std::string_view name, uint64_t to) {
+  CLOISTER_ASSIGN_OR_RETURN(CounterOwner owner, CounterOwnerOf(caller));
+  return counters_->Advance(owner, name, to);
+}
+
 PlatformResponse PlatformService::Handle(const CallerIdentity& caller, SessionLaunchLog& session,
                                          const PlatformRequest& request) {
   PlatformResponse resp;
@@ -250,6 +278,13 @@ PlatformResponse PlatformService::Handle(const CallerIdentity& caller, SessionLa
         return ErrorResponse(st.error());
       *resp.mutable_identity() = Identity(caller);
       resp.mutable_identity()->set_config_id(session.config_id);
+      return resp;
+    }
+    case PlatformRequest::kCounter: {
+      const auto& r = request.counter();
+      auto v = r.advance() ? AdvanceCounter(caller, r.name(), r.to()) : ReadCounter(caller, r.name());
+      if (!v.ok()) return ErrorResponse(v.error());
+      resp.mutable_counter()->set_value(*v);
       return resp;
     }
     case PlatformRequest::kReadLog:

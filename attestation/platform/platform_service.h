@@ -10,11 +10,14 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 
 #include "attestation/manifest.h"
+#include "attestation/platform/counters.h"
 #include "attestation/platform/measurement.h"
 #include "attestation/platform/platform_state.h"
+#include "attestation/platform/protocol.h"
 #include "attestation/platform/session_launch_log.h"
 #include "common/crypto/hash.h"
 #include "common/secret.h"
@@ -22,9 +25,8 @@
 
 namespace cloister::attestation {
 
-// Reasons of refused requests.
-inline constexpr const char* kPlatformBadRequest = "PLATFORM_BAD_REQUEST";
-inline constexpr const char* kPlatformUnknownEnclave = "PLATFORM_UNKNOWN_ENCLAVE";
+// Reasons of refused requests (kPlatformBadRequest, kPlatformUnknownEnclave
+// are in protocol.h; the counters' in counters.h).
 inline constexpr const char* kSealSvnTooHigh = "SEAL_SVN_TOO_HIGH";
 inline constexpr const char* kPlatformConfigFixed = "PLATFORM_CONFIG_FIXED";
 inline constexpr const char* kLaunchLogFull = "LAUNCH_LOG_FULL";
@@ -68,8 +70,10 @@ class PlatformService {
 
   // `self` is the daemon's own measurement; the first launch event
   // ("platform.start") records it, as a TPM's first PCR measures firmware.
+  // `counters`: the node's monotonic counters (CounterTable::Open of
+  // DIR/platform/counters); null keeps them in memory only.
   PlatformService(PlatformState state, Manifest manifest, Options options,
-                  const crypto::Digest& self);
+                  const crypto::Digest& self, std::unique_ptr<CounterTable> counters = nullptr);
 
   // Maps a measurement to its manifest entry. Unknown binaries get an
   // identity too (empty name/signer, product 0, svn 0): they still get
@@ -112,6 +116,13 @@ class PlatformService {
   // The node's events only (what a fresh session starts from).
   LaunchLog ReadNodeLog() const { return ReadLog(SessionLaunchLog{}); }
   IdentityResponse Identity(const CallerIdentity& caller) const;
+  // The caller's monotonic counters (proto CounterRequest is the contract).
+  // Owner = the caller's signer + product id; only manifest binaries
+  // (PermissionDenied [PLATFORM_UNKNOWN_ENCLAVE]). Name and limit errors as
+  // CounterTable's. Advance is durable before it returns.
+  Result<uint64_t> ReadCounter(const CallerIdentity& caller, std::string_view name) const;
+  Result<uint64_t> AdvanceCounter(const CallerIdentity& caller, std::string_view name,
+                                  uint64_t to);
 
   const crypto::Digest& platform_id() const { return state_.platform_id; }
   // Is this file hash a library reference value of the manifest in force?
@@ -135,6 +146,8 @@ class PlatformService {
 
   // Written only in the constructor (platform events), so it needs no lock.
   LaunchLog node_log_;
+  // Never null; thread-safe itself (its own mutex).
+  const std::unique_ptr<CounterTable> counters_;
 };
 
 }  // namespace cloister::attestation

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <ctime>
 
@@ -35,6 +36,7 @@ PlatformPaths PlatformPaths::For(const std::string& dir) {
   p.attestation_key = p.platform_dir + "/attestation.key";
   p.attestation_cert = p.platform_dir + "/attestation.pem";
   p.platform_root_cert = p.platform_dir + "/root.pem";
+  p.counters = p.platform_dir + "/counters";
   return p;
 }
 
@@ -87,6 +89,8 @@ Result<PlatformInitResult> InitPlatform(const std::string& dir, const PlatformIn
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.root_cert, root.Pem(), 0644));
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.platform_root_cert, root.Pem(), 0644));
   CLOISTER_RETURN_IF_ERROR(WriteFileAtomic(p.attestation_cert, att_cert.Pem(), 0644));
+  if (options.force && ::unlink(p.counters.c_str()) != 0 && errno != ENOENT)
+    return ErrnoError(errno, "remove " + p.counters);
   out.created.assign(std::begin(files), std::end(files));
   out.platform_id_hex = HexEncode(crypto::Sha256(att_key.public_key().SpkiDer()));
   out.root_fingerprint_hex = HexEncode(crypto::Sha256(root.Der()));

@@ -7,6 +7,15 @@
 //   DIR/platform/attestation.key 0600  the node's attestation key (P-256)
 //   DIR/platform/attestation.pem 0644  its certificate, issued by the root
 //   DIR/platform/root.pem        0644  copy of the root: what the node chains to
+//   DIR/platform/counters        0600  monotonic counters (absent until the first
+//                                      advance). Text, "cloister-counters v1", one
+//                                      "<signer hex> <product> <name> <value>" line
+//                                      per counter, then "end <count>"; the exact
+//                                      grammar and bounds are in counters.h.
+//                                      Replaced atomically (fsync of file and
+//                                      directory) on each advance that changes a
+//                                      value. The daemon refuses to start on a
+//                                      malformed one [PLATFORM_STATE_INVALID].
 //
 // Directories are 0700. In a dev cluster the root key stays in DIR/ca; in
 // production the root CA is kept offline (an HSM or an air-gapped machine)
@@ -35,6 +44,7 @@ struct PlatformPaths {
   std::string dir;
   std::string ca_dir, root_key, root_cert;
   std::string platform_dir, device_secret, attestation_key, attestation_cert, platform_root_cert;
+  std::string counters;
   static PlatformPaths For(const std::string& dir);
 };
 
@@ -52,7 +62,10 @@ struct PlatformInitResult {
   std::string root_fingerprint_hex;   // SHA-256(root certificate DER)
 };
 
-// Creates everything listed above. AlreadyExists [PLATFORM_ALREADY_INITIALIZED]
+// Creates everything listed above but the counters. With force, also
+// deletes the counters file: a new device secret loses every sealed
+// database, and counters of the old ones would read as rollbacks.
+// AlreadyExists [PLATFORM_ALREADY_INITIALIZED]
 // if any of the files exists and !options.force. Not safe to run twice
 // concurrently on one DIR.
 Result<PlatformInitResult> InitPlatform(const std::string& dir, const PlatformInitOptions& options);

@@ -32,6 +32,10 @@ inline constexpr const char* kFrameTooLarge = "PLATFORM_FRAME_TOO_LARGE";
 inline constexpr const char* kFrameTruncated = "PLATFORM_FRAME_TRUNCATED";
 inline constexpr const char* kMessageMalformed = "PLATFORM_MESSAGE_MALFORMED";
 inline constexpr const char* kPlatformUnavailable = "PLATFORM_UNAVAILABLE";
+// Reasons of refused requests (the daemon's; here so the client library's
+// counter table and PlatformService share them).
+inline constexpr const char* kPlatformBadRequest = "PLATFORM_BAD_REQUEST";
+inline constexpr const char* kPlatformUnknownEnclave = "PLATFORM_UNKNOWN_ENCLAVE";
 
 // Writes one frame. InvalidArgument [PLATFORM_FRAME_TOO_LARGE] if the payload
 // exceeds kMaxFrameBytes (nothing is written then).

@@ -7,6 +7,7 @@
 //   ... seal enclave|signer PLAINTEXT_HEX AAD | unseal BLOB_HEX AAD
 //   ... extend TYPE DIGEST_HEX DESCRIPTION [COUNT] | readlog
 //   ... inherited-quote FD     (a quote on an inherited connection, raw frames)
+//   ... counter NAME | advance NAME TO       (prints value=N)
 // FLAGS (the attacker behaviours of issue 9, see testing/sys/hostile_actions.h):
 //   --harden-before-connect | --harden-after-connect
 //   --anon-exec                    map anonymous executable memory first
@@ -200,6 +201,14 @@ int Run(const std::vector<std::string>& args) {
     }
     std::cout << "extended=" << count << "\n";
     PrintLog(*log);
+    return 0;
+  }
+  if (cmd == "counter" || cmd == "advance") {
+    auto v = cmd == "counter"
+                 ? client->ReadCounter(arg(0))
+                 : client->AdvanceCounter(arg(0), std::strtoull(arg(1).c_str(), nullptr, 10));
+    if (!v.ok()) return Fail(v.error());
+    std::cout << "value=" << *v << "\n";
     return 0;
   }
   if (cmd == "readlog") {
