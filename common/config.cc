@@ -91,8 +91,12 @@ Result<double> ConfigFile::GetDouble(std::string_view key, double def, double mi
   auto n = Find(impl_->table, key);
   if (!n) return def;
   if (!n.is_number()) return KeyError(key, "expected a number");
-  double v = *n.value<double>();
-  if (v < min || v > max)
+  // toml++ gives no double for an integer it cannot convert exactly
+  // (e.g. 2^53 + 1); nan fails every comparison, so test for the range.
+  std::optional<double> got = n.value<double>();
+  if (!got) return KeyError(key, "expected a number that is exact as a double");
+  double v = *got;
+  if (!(v >= min && v <= max))
     return KeyError(key, "expected a number in " + std::to_string(min) + ".." + std::to_string(max));
   return v;
 }

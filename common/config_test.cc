@@ -19,6 +19,17 @@ TEST(ConfigTest, TypedAccessWithDefaultsAndBounds) {
   EXPECT_EQ(cfg->GetBool("cluster.name", false).code(), Code::kInvalidArgument);
 }
 
+// Found by fuzz_policy: an integer toml++ cannot make a double aborted the
+// reader (an empty optional dereferenced), and nan passed the range check.
+TEST(ConfigTest, DoublesRefuseInexactIntegersAndNan) {
+  auto cfg = ConfigFile::Parse("big = 9007199254740993\nn = nan\nok = 12\nf = 0.5\n", "p.toml");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->GetDouble("big", 1, 0, 1e300).code(), Code::kInvalidArgument);
+  EXPECT_EQ(cfg->GetDouble("n", 1, 0.1, 1e7).code(), Code::kInvalidArgument);
+  EXPECT_EQ(*cfg->GetDouble("ok", 1, 0.1, 1e7), 12.0);
+  EXPECT_EQ(*cfg->GetDouble("f", 1, 0.1, 1e7), 0.5);
+}
+
 TEST(ConfigTest, SyntaxErrorNamesLine) {
   auto cfg = ConfigFile::Parse("a = 1\nb = = 2\n", "x.toml");
   ASSERT_FALSE(cfg.ok());

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/fs.h"
+#include "fuzz/fuzz_seed.h"
 #include "services/common/audit_log.h"
 
 using namespace cloister;
@@ -64,6 +65,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const fuzz::ClearCryptoErrors clear_errors;
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   (void)ParseAuditLine(in.substr(0, in.find('\n')));
   AuditLogText log;

@@ -17,6 +17,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const fuzz::ClearCryptoErrors clear_errors;
   static auto trust = fuzz::Platform().MakeTrust(2);
   auto cert = crypto::Certificate::FromDer(ByteView(data, size));
   if (!cert.ok()) return 0;

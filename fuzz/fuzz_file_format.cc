@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const fuzz::ClearCryptoErrors clear_errors;
   static const Bytes key = TestVectorKey();
   ByteView in(data, size);
   auto dec = FileDecryptor::Open(key, in.first(std::min(size, kHeaderSize)));

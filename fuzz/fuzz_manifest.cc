@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const fuzz::ClearCryptoErrors clear_errors;
   auto m = Manifest::Verify(ByteView(data, size), fuzz::Platform().auditors());
   if (m.ok()) {
     (void)m->FindByName("gateway");

@@ -24,6 +24,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const fuzz::ClearCryptoErrors clear_errors;
   static auto trust = fuzz::Platform().MakeTrust(3);
   static VerifyPolicy policy = [] {
     auto pol = VerifyPolicy::FromTrust(*trust, {"gateway"});
