@@ -118,6 +118,15 @@ class Engine : public Executor {
   // "sqlite" or "postgresql".
   virtual std::string_view kind() const = 0;
 
+  // An application function SQL can call by `name` with `arity` arguments
+  // (-1: any number): what the row-integrity layer (storage/row_integrity.h)
+  // computes MACs with. Only SQL the application runs, and its TEMP
+  // triggers and views, may call it — never a trigger, view or constraint
+  // stored in the database file, so a planted schema object cannot use it.
+  // An error the function returns fails the statement with that error.
+  using Function = std::function<Result<Value>(std::span<const Value> args)>;
+  virtual Status RegisterFunction(const std::string& name, int arity, Function fn) = 0;
+
  protected:
   // Runs a multi-statement script without parameters (migrations only).
   virtual Status ExecScript(Tx& tx, std::string_view sql) = 0;

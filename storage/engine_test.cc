@@ -320,3 +320,49 @@ TEST_F(EngineTest, ReopenPreservesData) {
 
 }  // namespace
 }  // namespace cloister::storage
+
+namespace cloister::storage {
+namespace {
+
+// Application functions (Engine::RegisterFunction): values in and out, an
+// error crosses SQLite with its code and reason, and nothing stored in the
+// database file — a trigger an attacker planted — may call one.
+TEST(EngineFunctionTest, ValuesErrorsAndDirectOnly) {
+  TempDir dir;
+  const std::string url = "sqlite://" + dir.path() + "/f.db";
+  auto db = *Engine::Open(url);
+  ASSERT_TRUE(db->RegisterFunction("twice", 1, [](std::span<const Value> a) -> Result<Value> {
+                  if (const auto* i = std::get_if<int64_t>(&a[0])) return Value(*i * 2);
+                  return DataLoss("not an integer", "NOT_AN_INTEGER");
+                }).ok());
+  auto row = db->QueryRow("SELECT twice(21)");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ(*(*row)->GetInt(0), 42);
+  auto bad = db->QueryRow("SELECT twice('x')");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), Code::kDataLoss);
+  EXPECT_EQ(bad.error().reason(), "NOT_AN_INTEGER");
+  EXPECT_EQ(bad.error().message(), "not an integer");
+
+  // A TEMP trigger (the application's own) may call it...
+  ASSERT_TRUE(db->Execute("CREATE TABLE t (a INTEGER, b INTEGER)").ok());
+  ASSERT_TRUE(db->Execute("CREATE TEMP TRIGGER t_ok AFTER INSERT ON main.t BEGIN "
+                          "UPDATE t SET b = twice(NEW.a) WHERE rowid = NEW.rowid; END")
+                  .ok());
+  ASSERT_TRUE(db->Execute("INSERT INTO t (a) VALUES (4)").ok());
+  row = db->QueryRow("SELECT b FROM t");
+  EXPECT_EQ(*(*row)->GetInt(0), 8);
+  // ...a trigger stored in the file may not.
+  // (SQLite may refuse it when the trigger is made or when it fires.)
+  Status planted = db->Execute("CREATE TRIGGER planted AFTER UPDATE ON t BEGIN "
+                               "UPDATE t SET b = twice(b); END");
+  if (planted.ok()) {
+    Status st = db->Execute("UPDATE main.t SET a = 5");
+    EXPECT_FALSE(st.ok()) << "a trigger stored in the database called an application function";
+  }
+  row = db->QueryRow("SELECT b FROM t");
+  EXPECT_EQ(*(*row)->GetInt(0), 8);
+}
+
+}  // namespace
+}  // namespace cloister::storage

@@ -117,6 +117,12 @@ class SqliteEngine : public Engine {
 
   std::string_view kind() const override { return "sqlite"; }
 
+  Status RegisterFunction(const std::string& name, int arity, Function fn) override {
+    CLOISTER_RETURN_IF_ERROR(CheckNotInOwnTx());
+    std::lock_guard<std::mutex> lock(mu_);
+    return conn_.db().RegisterFunction(name, arity, std::move(fn));
+  }
+
  protected:
   Status DoExecute(std::string_view sql, Params params) override {
     return DoExecuteChanges(sql, params).status();

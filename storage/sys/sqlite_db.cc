@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <limits>
+#include <optional>
 
 namespace cloister::storage::sys {
 namespace {
@@ -16,9 +17,86 @@ bool OnlyTrailingNoise(const char* tail, const char* end) {
   return true;
 }
 
+// How an application function's Error crosses SQLite's C boundary: as the
+// statement's error message "<tag><code>:<reason>:<message>", parsed back by
+// SqliteError so the caller sees the function's own error.
+constexpr std::string_view kFunctionErrorTag = "cloister-function-error:";
+
+std::string EncodeFunctionError(const Error& e) {
+  return std::string(kFunctionErrorTag) + std::to_string(static_cast<int>(e.code())) + ":" +
+         e.reason() + ":" + e.message();
+}
+
+// The function error inside `message` (SQLite may prefix it), if any.
+std::optional<Error> DecodeFunctionError(std::string_view message) {
+  size_t at = message.find(kFunctionErrorTag);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rest = message.substr(at + kFunctionErrorTag.size());
+  size_t c1 = rest.find(':');
+  if (c1 == std::string_view::npos || c1 == 0 || c1 > 2) return std::nullopt;
+  int code = 0;
+  for (char ch : rest.substr(0, c1)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    code = code * 10 + (ch - '0');
+  }
+  if (code <= 0 || code > 16) return std::nullopt;
+  rest = rest.substr(c1 + 1);
+  size_t c2 = rest.find(':');
+  if (c2 == std::string_view::npos) return std::nullopt;
+  return Error(static_cast<Code>(code), std::string(rest.substr(c2 + 1)),
+               std::string(rest.substr(0, c2)));
+}
+
+Value ArgValue(sqlite3_value* v) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER:
+      return static_cast<int64_t>(sqlite3_value_int64(v));
+    case SQLITE_FLOAT:
+      return sqlite3_value_double(v);
+    case SQLITE_TEXT: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+      int len = sqlite3_value_bytes(v);
+      return std::string(p ? p : "", static_cast<size_t>(p ? len : 0));
+    }
+    case SQLITE_BLOB: {
+      const auto* p = static_cast<const uint8_t*>(sqlite3_value_blob(v));
+      int len = sqlite3_value_bytes(v);
+      return p ? Bytes(p, p + len) : Bytes();
+    }
+    default:
+      return std::monostate{};
+  }
+}
+
+void CallFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  const auto* fn = static_cast<const SqliteDb::Function*>(sqlite3_user_data(ctx));
+  std::vector<Value> args;
+  args.reserve(static_cast<size_t>(argc));
+  for (int i = 0; i < argc; ++i) args.push_back(ArgValue(argv[i]));
+  Result<Value> r = (*fn)(args);
+  if (!r.ok()) {
+    std::string m = EncodeFunctionError(r.error());
+    sqlite3_result_error(ctx, m.data(), static_cast<int>(m.size()));
+    return;
+  }
+  const Value& v = *r;
+  if (const auto* x = std::get_if<int64_t>(&v)) {
+    sqlite3_result_int64(ctx, *x);
+  } else if (const auto* d = std::get_if<double>(&v)) {
+    sqlite3_result_double(ctx, *d);
+  } else if (const auto* s = std::get_if<std::string>(&v)) {
+    sqlite3_result_text64(ctx, s->data(), s->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  } else if (const auto* b = std::get_if<Bytes>(&v)) {
+    sqlite3_result_blob64(ctx, b->data(), b->size(), SQLITE_TRANSIENT);
+  } else {
+    sqlite3_result_null(ctx);
+  }
+}
+
 }  // namespace
 
 Error SqliteError(int rc, std::string_view message, std::string_view context) {
+  if (std::optional<Error> fe = DecodeFunctionError(message)) return *fe;
   std::string msg = std::string(context) + ": " + std::string(message);
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
@@ -79,6 +157,15 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, int bu
   CLOISTER_RETURN_IF_ERROR(db->ExecScript(
       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"
       "PRAGMA trusted_schema=OFF;"));
+  // Constant propagation rewrites "WHERE x = ? AND f(x)" to "f(?)" and may
+  // evaluate f on rows where x differs. The row-integrity check is such an
+  // f, and it fails the statement on a mismatch, so it must always see each
+  // row's own values: turn that one optimization off. (The test-control
+  // interface is the only switch SQLite has; the bit is SQLITE_PropagateConst
+  // of sqliteInt.h, 0x8000 since 3.28. services/common/row_integrity_test.cc,
+  // FilteredScansCheckEachRowsOwnValues, fails if this stops working.)
+  constexpr unsigned kPropagateConst = 0x00008000;
+  sqlite3_test_control(SQLITE_TESTCTRL_OPTIMIZATIONS, raw, kPropagateConst);
   return db;
 }
 
@@ -123,6 +210,16 @@ Error SqliteDb::MakeError(int rc, std::string_view context) const {
   // it when it refines the primary code we got.
   if ((ext & 0xff) != (rc & 0xff)) ext = rc;
   return SqliteError(ext, sqlite3_errmsg(db_), context);
+}
+
+Status SqliteDb::RegisterFunction(const std::string& name, int arity, Function fn) {
+  auto owned = std::make_unique<Function>(std::move(fn));
+  int rc = sqlite3_create_function_v2(
+      db_, name.c_str(), arity, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+      owned.get(), &CallFunction, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return MakeError(rc, "register function " + name);
+  functions_.push_back(std::move(owned));
+  return OkStatus();
 }
 
 SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }

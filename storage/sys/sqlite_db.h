@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,8 +54,19 @@ class SqliteDb {
   // Maps `rc` (with this connection's extended code and message) to an Error.
   Error MakeError(int rc, std::string_view context) const;
 
+  // Registers an application function (see Engine::RegisterFunction): UTF-8,
+  // deterministic and SQLITE_DIRECTONLY, so SQL the application runs and its
+  // TEMP triggers and views may call it, but no trigger, view or CHECK stored
+  // in the database file can. An error `fn` returns fails the statement with
+  // that error's code, reason and message.
+  using Function = std::function<Result<Value>(std::span<const Value> args)>;
+  Status RegisterFunction(const std::string& name, int arity, Function fn);
+
  private:
   sqlite3* db_;
+  // Owned here, called by SQLite through a non-owning pointer; destroyed
+  // after the connection is closed (the destructor closes first).
+  std::vector<std::unique_ptr<Function>> functions_;
 };
 
 // A prepared statement; reusable after Reset().
