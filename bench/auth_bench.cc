@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "attestation/sealer.h"
 #include "common/crypto/aead.h"
 #include "common/crypto/hash.h"
 #include "common/crypto/random.h"
@@ -19,21 +20,7 @@
 namespace cloister::auth {
 namespace {
 
-class LocalSealer : public SecretSealer {
- public:
-  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override {
-    CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-    return gcm.SealWithRandomNonce(aad, plaintext);
-  }
-  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override {
-    CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-    CLOISTER_ASSIGN_OR_RETURN(Bytes plain, gcm.OpenWithNonce(aad, blob));
-    return SecretBytes::Adopt(std::move(plain));
-  }
-
- private:
-  SecretBytes key_ = SecretBytes::Random(32);
-};
+using LocalSealer = attestation::AeadSealer;
 
 constexpr char kPassword[] = "benchmark password 123";
 std::string g_dir;

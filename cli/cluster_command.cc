@@ -1,4 +1,4 @@
-// `cloister cluster init|manifest|up|status|down|logs`: a single-node
+// `cloister cluster init|manifest|up|status|down|logs|accept-restore`: a single-node
 // attested cluster in one directory (--home; layout in cli/session.h).
 //
 //   cloister cluster init            # platform state, auditors, signed manifest, trust, admin
@@ -21,6 +21,7 @@
 #include "attestation/platform/platform_client.h"
 #include "attestation/platform/platform_state.h"
 #include "attestation/trust.h"
+#include "cli/cluster_restore.h"
 #include "cli/cluster_secret.h"
 #include "cli/command_registry.h"
 #include "cli/output.h"
@@ -454,6 +455,9 @@ std::vector<std::string> ArgvFor(const ServiceSpec& s, const ClusterConfig& c,
                              std::to_string(c.tasks_backoff_ms)});
   if (svc == "exec")
     argv.insert(argv.end(), {"--task-workers", std::to_string(c.exec_task_workers)});
+  // The operator's one-time consent to a restored database (cluster_restore.h).
+  if (KeepsProtectedRows(svc) && FileExists(AcceptRestoreFile(p, svc)))
+    argv.insert(argv.end(), {"--accept-restore-file", AcceptRestoreFile(p, svc)});
   if (svc == "auth" && FileExists(p.admin_password))
     argv.insert(argv.end(), {"--bootstrap-admin-password-file", p.admin_password});
   if (s.is_public()) {
@@ -567,10 +571,20 @@ void RunUp(const Globals& g) {
     if (!s.ok()) FailError("cluster up", s.error());
   }
   nlohmann::json services = nlohmann::json::array();
+  // A platform started now has none of the running enclaves' sessions (a
+  // session is the measured identity and never reconnects): they can no
+  // longer quote, seal or advance their rollback counters, so they restart.
+  bool platform_started = false;
   for (const auto& spec : topology::Topology()) {
     const std::string svc(spec.name);
     ServiceView v = View(spec, *cfg, p, /*probe=*/false);
     bool started = false;
+    if (v.running && platform_started && !spec.is_platform()) {
+      if (!g.json) std::cerr << "  " << svc << " restarting (the platform restarted)\n";
+      (void)StopProcess(*v.pid, spec.binary(),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
+      v.running = false;
+    }
     if (v.running) {
       if (!g.json) std::cerr << "  " << svc << " already running (pid " << *v.pid << ")\n";
     } else {
@@ -579,6 +593,7 @@ void RunUp(const Globals& g) {
       if (!s.ok()) FailError("cluster up", s.error());
       v.pid = pid;
       started = true;
+      if (spec.is_platform()) platform_started = true;
       // The bootstrap password has been consumed (admin created or it
       // already existed); do not leave it on disk.
       if (svc == "auth" && FileExists(p.admin_password)) ::unlink(p.admin_password.c_str());
@@ -721,6 +736,14 @@ CommandRegistrar reg("cluster", [](CLI::App& app, Globals& g) {
   logs->add_option("service", flags->service, "a service: " + topology::ServiceNames())->required();
   logs->add_option("--lines,-n", flags->lines, "number of lines")->capture_default_str();
   logs->callback([flags, &g] { RunLogs(*flags, g); });
+
+  auto* restore = cluster->add_subcommand(
+      "accept-restore",
+      "accept, at the service's next start, a database older than the platform counter "
+      "(after restoring a backup; refused as ROLLBACK_DETECTED otherwise)");
+  restore->add_option("service", flags->service, "auth or keyvault")->required();
+  restore->add_flag("--json", g.json, "machine-readable output");
+  restore->callback([flags, &g] { RunAcceptRestore(flags->service, g); });
 });
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "services/common/deterministic.h"
+#include "storage/engine.h"
 
 namespace cloister::gateway {
 namespace {
@@ -51,6 +52,27 @@ grpc::Status BlockingUnary(grpc::GenericStub& stub, grpc::ClientContext* ctx,
 
 Reply Fail(const Status& st) { return {ToGrpcStatus(st), {}}; }
 
+// Audits the due summaries of refusals counted instead of audited one by
+// one (all pending ones when `all`): one deny entry per (source, method,
+// reason) and window, its request id "summary:count=<n>,window_ms=<ms>"
+// and its peer the source, so the trail still says who was refused, how
+// often and when (the entry's ts_ms ends the window).
+Status AuditRefusalSummaries(RateLimitFilter& limiter, AuditFilter& audit, bool all) {
+  for (const RefusalSummary& s : limiter.TakeSummaries(all)) {
+    RequestContext rc;
+    rc.method = s.method;
+    rc.peer = s.source;
+    rc.request_id = "summary:count=" + std::to_string(s.count) +
+                    ",window_ms=" + std::to_string(s.window_ms);
+    const Error why = ResourceExhausted("refused before authentication", s.reason);
+    LOG_WARN("requests refused before authentication",
+             {{"source", s.source}, {"method", s.method}, {"reason", s.reason},
+              {"count", static_cast<int64_t>(s.count)}, {"window_ms", s.window_ms}});
+    CLOISTER_RETURN_IF_ERROR(audit.Record(rc, &why));
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 // What a public client may see of a backend's failure (issue 11): the
@@ -67,10 +89,29 @@ bool IsReasonToken(const std::string& r) {
     if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_')) return false;
   return true;
 }
+bool IsEngineReason(const std::string& r) {
+  namespace er = storage::reason;
+  for (const char* x : {er::kConstraint, er::kBusy, er::kCorrupt, er::kFull, er::kError,
+                        er::kBadUrl, er::kMigration})
+    if (r == x) return true;
+  return false;
+}
 }  // namespace
 
 grpc::Status PublicStatus(const grpc::Status& s, const std::string& backend,
                           const std::string& request_id) {
+  // The storage engine's errors (storage/engine.h) quote SQLite and name
+  // database files, whatever their code: a service that lets one through
+  // keeps its code and reason, not its text.
+  if (IsEngineReason(s.error_details())) {
+    LOG_WARN("backend storage engine error", {{"backend", backend}, {"request_id", request_id},
+                                             {"reason", s.error_details()},
+                                             {"detail", s.error_message()}});
+    return grpc::Status(s.error_code(),
+                        "the " + backend + " service could not complete the request (" +
+                            s.error_details() + ", request " + request_id + ")",
+                        s.error_details());
+  }
   switch (s.error_code()) {
     case grpc::StatusCode::OK:
     case grpc::StatusCode::INVALID_ARGUMENT:
@@ -83,7 +124,14 @@ grpc::Status PublicStatus(const grpc::Status& s, const std::string& backend,
     case grpc::StatusCode::OUT_OF_RANGE:
     case grpc::StatusCode::ABORTED:
     case grpc::StatusCode::CANCELLED:
-      return s;
+      // Every public error carries a stable reason (issue 11): a refusal a
+      // service wrote without one gets its code's (REQUEST_INVALID for bad
+      // input), its words unchanged.
+      if (s.ok() || IsReasonToken(s.error_details())) return s;
+      return grpc::Status(s.error_code(), s.error_message(),
+                          s.error_code() == grpc::StatusCode::INVALID_ARGUMENT
+                              ? std::string("REQUEST_INVALID")
+                              : std::string(CodeName(static_cast<Code>(s.error_code()))));
     default:
       break;
   }
@@ -146,7 +194,8 @@ Gateway::Gateway(Key, attestation::Enclave* enclave, services::AuditLog* audit,
   follower_->Start();
 }
 
-Gateway::~Gateway() = default;
+// Refusals still only counted are audited before the log closes.
+Gateway::~Gateway() { (void)AuditRefusalSummaries(rate_limit_, audit_, /*all=*/true); }
 
 Reply Gateway::Handle(const grpc::ServerContextBase& ctx, const std::string& full_method,
                       const grpc::ByteBuffer& request) {
@@ -162,24 +211,74 @@ Reply Gateway::Handle(const grpc::ServerContextBase& ctx, const std::string& ful
   if (Status st = Admit(ctx, **req, m->name, rc); !st.ok()) return Fail(st);
   Reply r = Forward(ctx, *m, **req, rc);
   if (r.status.ok()) AfterSuccess(ctx, *m, **req, r.body);
+  // A credential in the body that the backend refused (a wrong password,
+  // refresh token or old password; auth's LOGIN_THROTTLED for a throttled
+  // pair) spends the source's failure budget like a bad token (issue 11):
+  // past it the source is refused before it reaches auth again.
+  else if (r.status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+           (m->name == "Login" && r.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED))
+    (void)rate_limit_.ChargeFailedCredential(rc);
   return r;
+}
+
+// "8 KiB", "64 MiB", "1000 bytes": a request cap as a client reads it.
+static std::string SizeText(size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+Result<ReadAdmission> Gateway::AdmitRead(const grpc::ServerContextBase& ctx,
+                                         const std::string& full_method) {
+  const rpc::MethodEntry* m = table_.Find(full_method);
+  if (m == nullptr || !m->is_public())
+    return Unimplemented("no public method " + full_method, "METHOD_UNKNOWN");
+  RequestContext probe;
+  probe.method = m->name;
+  probe.peer = ctx.peer();
+  probe.authorization = AuthorizationOf(ctx);
+  const bool anonymous = probe.authorization.empty();
+  bool refused = false;
+  if (anonymous) {
+    auto it = opts_.policy.allowed.find(m->name);
+    refused = it == opts_.policy.allowed.end() || it->second.count("anonymous") == 0;
+  } else {
+    // Peeks at the source's failure budget (spends nothing), then checks
+    // the credential: a token locally, an API key from the cache or auth.
+    refused = !rate_limit_.AdmitSource(probe).ok() || !authenticate_.OnRequest(probe).ok();
+  }
+  // The refusal is the pipeline's own, over an empty body (nothing after
+  // the failing step reads it): audited, counted or charged exactly as it
+  // would be after a read. Should it pass this time (an API key lookup
+  // that failed transiently), the call is read and admitted again in full.
+  if (refused) {
+    RequestContext rc;
+    if (Status st = Admit(ctx, m->request(), m->name, rc); !st.ok()) return st.error();
+  }
+  return ReadAdmission{m, anonymous};
 }
 
 Result<std::unique_ptr<google::protobuf::Message>> Gateway::ParseRequest(
     const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
     const grpc::ByteBuffer& request) {
-  // A large body is parsed only for a caller whose credential verified
-  // (issue 11): an anonymous or badly signed request costs the gateway at
-  // most kMaxUnauthenticatedRequestBytes of parsing.
-  if (request.Length() > kMaxUnauthenticatedRequestBytes) {
+  // Each method's cap (the method table's max_request_bytes) holds for
+  // every caller, before any parsing (issue 11).
+  if (request.Length() > m.max_request_bytes)
+    return ResourceExhausted("a " + m.name + " request is limited to " +
+                                 SizeText(m.max_request_bytes) + "; this one has " +
+                                 std::to_string(request.Length()) + " bytes",
+                             "REQUEST_TOO_LARGE");
+  // A larger body is parsed only for a caller whose credential verified:
+  // an anonymous or badly signed request costs the gateway at most
+  // kMaxAnonymousRequestBytes of parsing.
+  if (request.Length() > kMaxAnonymousRequestBytes) {
     RequestContext probe;
     probe.peer = ctx.peer();
     probe.authorization = AuthorizationOf(ctx);
     if (probe.authorization.empty())
-      return ResourceExhausted(
-          "requests without a credential are limited to " +
-              std::to_string(kMaxUnauthenticatedRequestBytes >> 10) + " KiB; sign in first",
-          "REQUEST_TOO_LARGE");
+      return ResourceExhausted("requests without a credential are limited to " +
+                                   SizeText(kMaxAnonymousRequestBytes) + "; sign in first",
+                               "REQUEST_TOO_LARGE");
     if (Status st = authenticate_.OnRequest(probe); !st.ok()) {
       if (st.error().code() == Code::kUnauthenticated)
         (void)rate_limit_.ChargeFailedCredential(probe);
@@ -212,10 +311,9 @@ Result<StreamStart> Gateway::AdmitStream(const grpc::ServerContextBase& ctx,
 }
 
 Status Gateway::CheckStreamMessage(const rpc::MethodEntry& m, const grpc::ByteBuffer& msg) const {
-  if (msg.Length() > kMaxStreamMessageBytes)
+  if (msg.Length() > m.max_request_bytes)
     return InvalidArgument("a message of " + m.name + " is " + std::to_string(msg.Length()) +
-                               " bytes; the limit is " +
-                               std::to_string(kMaxStreamMessageBytes >> 20) + " MiB",
+                               " bytes; the limit is " + SizeText(m.max_request_bytes),
                            "MESSAGE_TOO_LARGE");
   // Parsed to refuse garbage here, with a clear error, instead of in the
   // backend; forwarded as received (the backend checks every field again).
@@ -248,15 +346,24 @@ Status Gateway::Admit(const grpc::ServerContextBase& ctx, const google::protobuf
   rc.authorization = AuthorizationOf(ctx);
   rc.body = &req;
   rc.request_id = crypto::RandomId();
+  CLOISTER_RETURN_IF_ERROR(AuditRefusalSummaries(rate_limit_, audit_, /*all=*/false));
+  // Before authentication (issue 11): a source that spent its failure
+  // budget, or an anonymous source over its rate, is refused here, before
+  // any credential is checked or anything reaches auth, and only counted
+  // (audited as one summary per source, method and reason a second).
+  if (Status st = rate_limit_.AdmitSource(rc); !st.ok()) {
+    rate_limit_.CountRefusal(rc, st.error().reason());
+    return st;
+  }
   for (Filter* f : std::initializer_list<Filter*>{&authenticate_, &authorize_, &rate_limit_}) {
     Status st = f->OnRequest(rc);
     if (!st.ok() && f == &authenticate_ && st.error().code() == Code::kUnauthenticated) {
-      // A bad credential costs its address a token like an anonymous call;
-      // past the limit the refusals are counted, and audited as one entry
-      // per second, so a flood buys neither work nor log growth.
-      if (Status limited = rate_limit_.ChargeFailedCredential(rc); !limited.ok()) {
-        if (!FloodAuditDue()) return limited;
-        st = limited;
+      // A bad credential spends its source's failure budget. One that
+      // arrived while the budget ran out (requests in flight together) is
+      // counted into the summary instead of audited on its own.
+      if (!rate_limit_.ChargeFailedCredential(rc).ok()) {
+        rate_limit_.CountRefusal(rc, st.error().reason());
+        return st;
       }
     }
     if (!st.ok()) {
@@ -269,18 +376,6 @@ Status Gateway::Admit(const grpc::ServerContextBase& ctx, const google::protobuf
   return audit_.OnRequest(rc);
 }
 
-bool Gateway::FloodAuditDue() {
-  const auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(flood_mu_);
-  ++flood_suppressed_;
-  if (now - flood_last_audit_ < std::chrono::seconds(1)) return false;
-  flood_last_audit_ = now;
-  LOG_WARN("bad-credential flood throttled",
-           {{"refused_since_last_entry", static_cast<int64_t>(flood_suppressed_)}});
-  flood_suppressed_ = 0;
-  return true;
-}
-
 Status Gateway::AttachUserGrant(const rpc::MethodEntry& m, const google::protobuf::Message& req,
                                 const RequestContext& rc, grpc::ClientContext& cctx) {
   internal::AccessGrant grant;
@@ -291,6 +386,9 @@ Status Gateway::AttachUserGrant(const rpc::MethodEntry& m, const google::protobu
   grant.set_token_id(rc.principal.token_id());
   // The backend verifies who the user is itself, from auth's proof.
   grant.set_auth_proof(rc.auth_proof);
+  // Who is on the other end of the TCP connection, for per-source
+  // decisions (auth's login throttle); signed with the rest.
+  grant.set_client_source(ClientSource(rc.peer));
   for (const auto& r : rc.resources) grant.add_resource_ids(r);
   return services::AttachGrant(cctx, *enclave_, m.backend, req, m.full_method, std::move(grant));
 }
@@ -338,7 +436,9 @@ Status Gateway::ServiceCall(const Req& req, Resp* resp, std::string_view method,
   cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
   // Every call the gateway makes for itself goes to auth.
   CLOISTER_RETURN_IF_ERROR(services::AttachGrant(cctx, *enclave_, "auth", req, method, grant));
-  return FromGrpcStatus(call(&cctx, req, resp));
+  // Its failure may reach the public caller (an API key checked while auth
+  // is down): mapped as a forwarded call's is (issue 11).
+  return FromGrpcStatus(PublicStatus(call(&cctx, req, resp), "auth", crypto::RandomId()));
 }
 
 Status Gateway::BackendHealth(const std::string& backend, int timeout_ms) {
@@ -368,7 +468,12 @@ Reply Gateway::Health(const grpc::ServerContextBase& ctx, const google::protobuf
   for (const auto& [name, stub] : stubs_) {
     Status st = BackendHealth(name, 2000);
     ok = ok && st.ok();
-    detail += (detail.empty() ? "" : "; ") + name + ": " + (st.ok() ? "ok" : st.ToString());
+    // Public (anonymous) text: the code only. gRPC's text names the
+    // backend's address (issue 11), so it goes to the log.
+    if (!st.ok())
+      LOG_WARN("backend health check failed", {{"backend", name}, {"detail", st.ToString()}});
+    detail += (detail.empty() ? "" : "; ") + name + ": " +
+              (st.ok() ? "ok" : std::string(CodeName(st.code())));
   }
   if (!cache_.has_keys()) detail += "; token keys not loaded yet";
   api::HealthResponse resp;

@@ -30,11 +30,12 @@
 
 namespace cloister::gateway {
 
-// Above this size a request is parsed only once its credential verified.
-inline constexpr size_t kMaxUnauthenticatedRequestBytes = 1u << 20;
-
-// Largest message a stream (upload) may carry after its first one.
-inline constexpr size_t kMaxStreamMessageBytes = 8u << 20;
+// Request size (issue 11; docs/operations.md, "Resource bounds"): every
+// request message is refused above its method's cap (the method table's
+// max_request_bytes: 1 MiB by default, 4 KiB for Login, 64 MiB for Call),
+// and above this one unless its caller's credential verified: an anonymous
+// caller (Login needs a few hundred bytes) gets at most 8 KiB parsed.
+inline constexpr size_t kMaxAnonymousRequestBytes = 8u << 10;
 // Streams open at once through one gateway (each holds a backend call).
 inline constexpr int kMaxOpenStreams = 64;
 
@@ -55,6 +56,13 @@ struct GatewayOptions {
 struct Reply {
   grpc::Status status;
   grpc::ByteBuffer body;
+};
+
+// A call that may be read (Gateway::AdmitRead): its method, and whether it
+// carries no credential (then at most kMaxAnonymousRequestBytes).
+struct ReadAdmission {
+  const rpc::MethodEntry* method;
+  bool anonymous;
 };
 
 // An admitted streaming call, ready to be relayed (gateway/stream_relay.h).
@@ -87,6 +95,15 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
+  // Before any request message of a call is read (issue 11): the method is
+  // public, and the credential, if the call carries one, verified; a call
+  // without one is to a method the policy opens to "anonymous". Otherwise
+  // the refusal the whole pipeline gives (audited, counted or charged to
+  // the source as in Handle), so the body is never buffered. Blocks (an
+  // API key may need auth); thread-safe.
+  Result<ReadAdmission> AdmitRead(const grpc::ServerContextBase& ctx,
+                                  const std::string& full_method);
+
   // Handles one unary call to `full_method` with the request bytes. Blocks
   // (filters, audit sync, the backend call); thread-safe.
   Reply Handle(const grpc::ServerContextBase& ctx, const std::string& full_method,
@@ -101,7 +118,7 @@ class Gateway {
   Result<StreamStart> AdmitStream(const grpc::ServerContextBase& ctx,
                                   const std::string& full_method, const grpc::ByteBuffer& first,
                                   grpc::ClientContext& backend_ctx);
-  // Each later request message: size bound and a parse as its type.
+  // Each later request message: the method's cap and a parse as its type.
   Status CheckStreamMessage(const rpc::MethodEntry& m, const grpc::ByteBuffer& msg) const;
   grpc::GenericStub& StubFor(const std::string& backend);
   // A slot among kMaxOpenStreams; false when all are taken.
@@ -109,7 +126,8 @@ class Gateway {
   void CloseStream();
 
  private:
-  // The size rule for unauthenticated callers, then a parse as m's request.
+  // The method's size cap, the one for callers without a verified
+  // credential, then a parse as m's request.
   Result<std::unique_ptr<google::protobuf::Message>> ParseRequest(
       const grpc::ServerContextBase& ctx, const rpc::MethodEntry& m,
       const grpc::ByteBuffer& request);
@@ -134,9 +152,6 @@ class Gateway {
                      int timeout_ms);
   Status BackendHealth(const std::string& backend, int timeout_ms);
   Result<ApiKeyProof> LookupApiKey(const std::string& key);
-  // Whether a throttled bad-credential refusal should be audited now (one
-  // entry per second; the others are counted and logged).
-  bool FloodAuditDue();
 
   attestation::Enclave* enclave_;
   services::AuditLog* audit_log_;
@@ -149,9 +164,6 @@ class Gateway {
   AuthorizeFilter authorize_;
   RateLimitFilter rate_limit_;
   AuditFilter audit_;
-  std::mutex flood_mu_;
-  std::chrono::steady_clock::time_point flood_last_audit_{};  // guarded by flood_mu_
-  uint64_t flood_suppressed_ = 0;                           // guarded by flood_mu_
   std::atomic<int> open_streams_{0};
   std::unique_ptr<services::AuthFollower> follower_;  // last: stops first
 };

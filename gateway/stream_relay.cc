@@ -29,7 +29,19 @@ grpc::ByteBuffer FromBytes(const std::string& bytes) {
 
 StreamRelay::StreamRelay(grpc::GenericCallbackServerContext* ctx, Forwarder* forwarder)
     : ctx_(ctx), forwarder_(forwarder), gateway_(forwarder->gateway()) {
-  StartRead(&from_client_);
+  forwarder_->BeforeRead(
+      ctx_,
+      [this](bool anonymous) {
+        anonymous_ = anonymous;
+        StartRead(&from_client_);
+      },
+      [this](grpc::Status s) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          FinishLocked(std::move(s));
+        }
+        MaybeFinish();
+      });
 }
 
 StreamRelay::~StreamRelay() {
@@ -37,6 +49,10 @@ StreamRelay::~StreamRelay() {
 }
 
 void StreamRelay::OnReadDone(bool ok) {
+  if (!first_read_done_) {
+    first_read_done_ = true;
+    if (anonymous_) forwarder_->AfterAnonymousRead(ctx_);
+  }
   bool admit = false, writes_done = false, remove_hold = false, write = false, cancel = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -213,7 +229,10 @@ void StreamRelay::OnCancel() {
   if (started) backend_ctx_.TryCancel();
 }
 
-void StreamRelay::OnDone() { Unref(); }
+void StreamRelay::OnDone() {
+  forwarder_->CallDone();
+  Unref();
+}
 
 void StreamRelay::FinishLocked(grpc::Status s) {
   if (finished_ || finish_wanted_) return;

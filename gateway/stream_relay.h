@@ -1,6 +1,8 @@
 // StreamRelay: one streaming public call (an upload: many request messages,
 // or a download: many responses) relayed between the client and its
-// backend. The first request message goes through the whole pipeline
+// backend. Nothing is read before Forwarder::BeforeRead admits the call
+// (method, credential, a read slot when anonymous: issue 11). The first
+// request message then goes through the whole pipeline
 // (Gateway::AdmitStream: credential, policy, rate limit, audit, grant);
 // after that the relay pumps each direction with one message in flight, so
 // a 4 GiB upload holds at most a message or two per direction in the
@@ -69,6 +71,10 @@ class StreamRelay final : public grpc::ServerGenericBidiReactor {
   const rpc::MethodEntry* method_ = nullptr;
   std::string request_id_;
   bool slot_ = false;  // holds one of Gateway::TryOpenStream's slots
+  // Admitted without a credential: the first read holds a ReadGate slot
+  // until it is done. Set before the first read, read in its OnReadDone.
+  bool anonymous_ = false;
+  bool first_read_done_ = false;  // only OnReadDone touches it (one read at a time)
 
   std::mutex mu_;
   grpc::ByteBuffer from_client_;    // guarded by mu_ while a read/write uses it

@@ -1,6 +1,7 @@
 // The method table's lookups and consistency rules; see method_table.h.
 #include "proto/method_table.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -17,6 +18,10 @@ std::string MethodTable::Check(const std::vector<MethodEntry>& methods) {
       if (!kRoles.count(r)) return m.full_method + ": unknown role '" + r + "'";
     if (m.internal && m.backend == kGatewayBackend)
       return m.full_method + ": an internal method of the gateway can never be called";
+    if (m.max_request_bytes == 0 || m.max_request_bytes > kMaxRequestBytesCeiling)
+      return m.full_method + ": max_request_bytes must be 1.." +
+             std::to_string(kMaxRequestBytesCeiling) + ", not " +
+             std::to_string(m.max_request_bytes);
     if (m.is_public() && !public_names.insert(m.name).second)
       return "two public methods are named '" + m.name +
              "' (the policy and the audit trail key on the short name)";
@@ -65,6 +70,13 @@ std::vector<const MethodEntry*> MethodTable::ServedBy(std::string_view backend) 
   for (const auto& m : *methods_)
     if (m.backend == backend) out.push_back(&m);
   return out;
+}
+
+size_t MethodTable::LargestRequestServedBy(std::string_view backend) const {
+  size_t most = 0;
+  for (const auto& m : *methods_)
+    if (m.backend == backend) most = std::max(most, m.max_request_bytes);
+  return most;
 }
 
 std::vector<std::string> MethodTable::PeersOf(std::string_view role) const {

@@ -1,8 +1,9 @@
 // The cluster's one method table, generated from the service protos by
 // proto/plugin/ (see proto/options.proto): every RPC with its full path,
 // short public name (the policy and audit key), the backend that serves
-// it, its default roles and predicate, whether it is internal and whether
-// it is read-only (what a read-only API key may call). The
+// it, its default roles and predicate, whether it is internal, whether
+// it is read-only (what a read-only API key may call) and the largest
+// request it accepts. The
 // gateway forwards, the default policy is built and the audit names are
 // taken from this table; tests check that the backends serve what it says.
 //
@@ -23,6 +24,11 @@ namespace cloister::rpc {
 inline const std::vector<std::string> kDefaultRoles = {"user", "admin"};
 // The backend name meaning "the gateway answers it itself".
 inline constexpr std::string_view kGatewayBackend = "gateway";
+// The request cap of an RPC without (cloister.options.rule).max_request_bytes.
+inline constexpr size_t kDefaultMaxRequestBytes = 1u << 20;
+// The most an RPC may declare: the gRPC message limit of every Cloister
+// server and channel (services::kMaxMessageBytes).
+inline constexpr size_t kMaxRequestBytesCeiling = 64u << 20;
 
 struct MethodEntry {
   std::string full_method;                 // "/cloister.api.Auth/Login"
@@ -44,8 +50,12 @@ struct MethodEntry {
   bool client_streaming = false;
   bool server_streaming = false;
   // (cloister.options.rule).read_only: changes nothing, so an API key of
-  // scope "read-only" may call it. Last: the generated table is positional.
+  // scope "read-only" may call it.
   bool read_only = false;
+  // (cloister.options.rule).max_request_bytes, resolved (never 0): the
+  // largest request message (each one of a request stream) the gateway and
+  // the backend accept. Last: the generated table is positional.
+  size_t max_request_bytes = kDefaultMaxRequestBytes;
 
   bool is_public() const { return !internal; }
   // The default policy's roles: declared, else kDefaultRoles.
@@ -60,7 +70,8 @@ const std::vector<MethodEntry>& GeneratedMethods();
 class MethodTable {
  public:
   // The table of this build. Aborts at first use if the protos break a
-  // table rule (two public methods with one short name): a build/test-time
+  // table rule (two public methods with one short name, a request cap of 0
+  // or above kMaxRequestBytesCeiling): a build/test-time
   // error, never a runtime surprise.
   static const MethodTable& Get();
 
@@ -78,6 +89,9 @@ class MethodTable {
   // that role needs an address for (--<peer>-addr). Auth for every service,
   // keyvault for storage (DestroyFileKey), ...
   std::vector<std::string> PeersOf(std::string_view role) const;
+  // The largest max_request_bytes among the methods `backend` serves (what
+  // its server must take in one message).
+  size_t LargestRequestServedBy(std::string_view backend) const;
 
   // "" when the table is consistent, else what is wrong.
   static std::string Check(const std::vector<MethodEntry>& methods);

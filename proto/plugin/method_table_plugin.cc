@@ -3,8 +3,9 @@
 // RPC of every service with a (cloister.options.route) it emits the full
 // method path, the short public name (the policy and audit key), the
 // backend that serves it, the default roles and predicate from
-// (cloister.options.rule), whether it is internal or read-only, and
-// factories for the request and response messages. Build-time tool only;
+// (cloister.options.rule), whether it is internal or read-only, its request
+// cap (max_request_bytes, the default filled in), and factories for the
+// request and response messages. Build-time tool only;
 // never installed.
 //
 // A plugin rather than runtime descriptor lookups: the table is complete at
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/method_table.h"
 #include "proto/options.pb.h"
 
 namespace {
@@ -84,6 +86,17 @@ class MethodTableGenerator final : public pb::compiler::CodeGenerator {
             *error = md->full_name() + ": (cloister.options.rule).callers is for internal RPCs";
             return false;
           }
+          // The cap is resolved here so the table never holds a 0; a cap
+          // above gRPC's message limit could never be reached.
+          const uint64_t cap = rule.max_request_bytes() == 0
+                                   ? cloister::rpc::kDefaultMaxRequestBytes
+                                   : rule.max_request_bytes();
+          if (cap > cloister::rpc::kMaxRequestBytesCeiling) {
+            *error = md->full_name() + ": (cloister.options.rule).max_request_bytes " +
+                     std::to_string(cap) + " is above the gRPC message limit " +
+                     std::to_string(cloister::rpc::kMaxRequestBytesCeiling);
+            return false;
+          }
           entries += "      {" + Quote("/" + svc->full_name() + "/" + md->name()) + ", " +
                      Quote(md->name()) + ", " + Quote(svc->full_name()) + ", " +
                      Quote(route.backend()) + ", {" + roles + "}, " + Quote(rule.predicate()) +
@@ -94,7 +107,8 @@ class MethodTableGenerator final : public pb::compiler::CodeGenerator {
                      CppName(md->output_type()->full_name()) + "::default_instance(); },\n       " +
                      (md->client_streaming() ? "true" : "false") + ", " +
                      (md->server_streaming() ? "true" : "false") + ", " +
-                     (rule.read_only() ? "true" : "false") + "},\n";
+                     (rule.read_only() ? "true" : "false") + ", " + std::to_string(cap) +
+                     "u},\n";
         }
       }
     }

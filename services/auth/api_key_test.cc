@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "attestation/sealer.h"
 #include "common/crypto/aead.h"
 #include "proto/method_table.h"
 #include "services/auth/api_key_scope.h"
@@ -25,22 +26,7 @@ constexpr char kAdminPw[] = "admin password 123";
 constexpr char kAlicePw[] = "alice password 123";
 constexpr char kBobPw[] = "bob password 12345";
 
-class LocalSealer : public SecretSealer {
- public:
-  LocalSealer() : key_(SecretBytes::Random(32)) {}
-  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override {
-    CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-    return gcm.SealWithRandomNonce(aad, plaintext);
-  }
-  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override {
-    CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-    CLOISTER_ASSIGN_OR_RETURN(Bytes plain, gcm.OpenWithNonce(aad, blob));
-    return SecretBytes::Adopt(std::move(plain));
-  }
-
- private:
-  SecretBytes key_;
-};
+using LocalSealer = attestation::AeadSealer;
 
 class ApiKeyTest : public ::testing::Test {
  protected:
@@ -384,6 +370,33 @@ TEST(ApiKeyMigrationTest, KeysMadeForeverGetTheMaximumExpiry) {
   EXPECT_EQ((*key)->expires_unix, 1000 + 365 * kDay);
   EXPECT_EQ((*key)->last_used_unix, 0);
   EXPECT_EQ((*key)->scope, "");
+  std::filesystem::remove_all(std::string(tmpl));
+}
+
+// Migration 3 (issue 11): the per-username lock rows, which strangers
+// could set on anyone, are gone after the upgrade; the admin they had
+// locked is not locked from any source.
+TEST(ThrottleMigrationTest, OldPerUsernameLocksDoNotSurviveTheUpgrade) {
+  std::string tmpl = std::filesystem::temp_directory_path() / "cloister-throttle-mig-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::string url = "sqlite://" + std::string(tmpl) + "/auth.db";
+  {
+    auto db = storage::Engine::Open(url);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Migrate(AuthMigrations().first(2)).ok());
+    ASSERT_TRUE((*db)->Execute("INSERT INTO login_throttle(username, failures, locked_until_ms, "
+                               "last_failure_ms) VALUES ('admin', 40, 9000000000000, 1)")
+                    .ok());
+  }
+  auto store = AuthStore::Open(url);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  for (std::string_view src : {"", "192.0.2.1"}) {
+    auto t = (*store)->GetThrottle((*store)->db(), "admin", src);
+    ASSERT_TRUE(t.ok()) << t.error().ToString();
+    EXPECT_EQ(t->failures, 0);
+    EXPECT_EQ(t->locked_until_ms, 0);
+  }
+  EXPECT_FALSE((*store)->db().Execute("SELECT 1 FROM login_throttle").ok());
   std::filesystem::remove_all(std::string(tmpl));
 }
 

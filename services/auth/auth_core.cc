@@ -289,28 +289,31 @@ Status AuthCore::RevokeUserWide(storage::Executor& ex, std::string_view user_id)
 
 // ---- sessions ----
 
-Status AuthCore::RecordFailure(std::string_view username) {
+Status AuthCore::RecordFailure(std::string_view username, std::string_view source) {
   int64_t now = NowMs();
   return store_->db().Transaction([&](storage::Tx& tx) -> Status {
-    CLOISTER_ASSIGN_OR_RETURN(ThrottleRecord t, store_->GetThrottle(tx, username));
+    CLOISTER_ASSIGN_OR_RETURN(ThrottleRecord t, store_->GetThrottle(tx, username, source));
     if (now - t.last_failure_ms > options_.throttle_window_ms) t.failures = 0;
     t.failures++;
     t.last_failure_ms = now;
     int64_t lock = ThrottleLockMs(options_, t.failures);
     t.locked_until_ms = lock > 0 ? now + lock : 0;
-    return store_->PutThrottle(tx, username, t);
+    return store_->PutThrottle(tx, username, source, t);
   });
 }
 
-Result<api::LoginResponse> AuthCore::Login(std::string_view username, std::string_view password) {
+Result<api::LoginResponse> AuthCore::Login(std::string_view username, std::string_view password,
+                                           std::string_view source) {
   CLOISTER_RETURN_IF_ERROR(ValidateUsername(username));
   if (password.empty()) return InvalidArgument("password is required");
   if (password.size() > kMaxPasswordLength) return InvalidArgument("password: at most 1024 bytes");
-  // One attempt per username at a time: parallel guesses would otherwise all
-  // pass the throttle check before any failure is recorded.
+  // One attempt per (username, source) at a time: parallel guesses would
+  // otherwise all pass the throttle check before any failure is recorded.
+  // Per pair, so a stranger's parallel attempts never refuse the user's own.
+  const std::string pair = std::string(username) + '\n' + std::string(source);
   {
     std::lock_guard lock(inflight_mu_);
-    if (!inflight_logins_.emplace(username).second)
+    if (!inflight_logins_.emplace(pair).second)
       return ResourceExhausted("another login for this user is in progress",
                                auth_reason::kThrottled);
   }
@@ -321,17 +324,19 @@ Result<api::LoginResponse> AuthCore::Login(std::string_view username, std::strin
       std::lock_guard lock(self->inflight_mu_);
       self->inflight_logins_.erase(name);
     }
-  } done{this, std::string(username)};
-  return LoginLocked(username, password);
+  } done{this, pair};
+  return LoginLocked(username, password, source);
 }
 
 Result<api::LoginResponse> AuthCore::LoginLocked(std::string_view username,
-                                                 std::string_view password) {
+                                                 std::string_view password,
+                                                 std::string_view source) {
   int64_t now_ms = NowMs();
-  CLOISTER_ASSIGN_OR_RETURN(ThrottleRecord t, store_->GetThrottle(store_->db(), username));
+  CLOISTER_ASSIGN_OR_RETURN(ThrottleRecord t,
+                            store_->GetThrottle(store_->db(), username, source));
   if (t.locked_until_ms > now_ms) {
     int64_t wait_s = (t.locked_until_ms - now_ms + 999) / 1000;
-    return ResourceExhausted("too many failed logins for this user; retry in " +
+    return ResourceExhausted("too many failed logins for this user from this address; retry in " +
                                  std::to_string(wait_s) + " s",
                              auth_reason::kThrottled);
   }
@@ -350,12 +355,13 @@ Result<api::LoginResponse> AuthCore::LoginLocked(std::string_view username,
     }
   }
   if (!match) {
-    CLOISTER_RETURN_IF_ERROR(RecordFailure(username));
-    LOG_INFO("login refused", {{"known_user", user ? 1 : 0}});
+    CLOISTER_RETURN_IF_ERROR(RecordFailure(username, source));
+    LOG_INFO("login refused", {{"known_user", user ? 1 : 0}, {"source", std::string(source)}});
     return InvalidCredentials();
   }
   if (user->disabled) return PermissionDenied("user is disabled", auth_reason::kUserDisabled);
-  if (t.failures > 0) CLOISTER_RETURN_IF_ERROR(store_->ClearThrottle(store_->db(), username));
+  if (t.failures > 0)
+    CLOISTER_RETURN_IF_ERROR(store_->ClearThrottle(store_->db(), username, source));
 
   std::optional<std::string> rehash;
   if (hasher_.NeedsRehash(user->password_hash)) {
@@ -556,7 +562,8 @@ Status AuthCore::DeleteUser(const Caller& caller, std::string_view username) {
   return OkStatus();
 }
 
-Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordRequest& req) {
+Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordRequest& req,
+                                std::string_view source) {
   if (!req.username().empty()) CLOISTER_RETURN_IF_ERROR(ValidateUsername(req.username()));
   CLOISTER_RETURN_IF_ERROR(ValidateNewPassword(req.new_password(), "new_password"));
   if (req.old_password().size() > kMaxPasswordLength)
@@ -569,7 +576,8 @@ Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordR
     // Even an admin proves the old password for their own account: a stolen
     // token alone must not be enough to take the account over.
     if (req.old_password().empty()) return InvalidArgument("old_password is required");
-    CLOISTER_ASSIGN_OR_RETURN(ThrottleRecord t, store_->GetThrottle(store_->db(), self->username));
+    CLOISTER_ASSIGN_OR_RETURN(ThrottleRecord t,
+                              store_->GetThrottle(store_->db(), self->username, source));
     if (t.locked_until_ms > NowMs())
       return ResourceExhausted("too many failed attempts for this user", auth_reason::kThrottled);
     bool match = false;
@@ -579,7 +587,7 @@ Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordR
       match = v.ok() && *v;
     }
     if (!match) {
-      CLOISTER_RETURN_IF_ERROR(RecordFailure(self->username));
+      CLOISTER_RETURN_IF_ERROR(RecordFailure(self->username, source));
       return Unauthenticated("old password is wrong", auth_reason::kInvalidCredentials);
     }
     target = *self;
@@ -594,7 +602,7 @@ Status AuthCore::ChangePassword(const Caller& caller, const api::ChangePasswordR
   }
   if (Status tx_status = store_->db().Transaction([&](storage::Tx& tx) -> Status {
     CLOISTER_RETURN_IF_ERROR(store_->SetPasswordHash(tx, target.user_id, hash, NowS()));
-    CLOISTER_RETURN_IF_ERROR(store_->ClearThrottle(tx, target.username));
+    CLOISTER_RETURN_IF_ERROR(store_->ClearThrottles(tx, target.username));
     return RevokeUserWide(tx, target.user_id);
   }); !tx_status.ok()) return tx_status;
   LOG_INFO("password changed", {{"user_id", target.user_id}, {"by", caller.user_id()}});

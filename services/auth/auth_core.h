@@ -53,14 +53,9 @@ inline constexpr const char* kLookupInvalid = "LOOKUP_INVALID";
 inline constexpr const char* kKeyUnsealable = "SIGNING_KEY_UNSEALABLE";
 }  // namespace auth_reason
 
-// Seals the token signing key. In the service: the platform's sealing with
-// MRSIGNER policy (attestation/sealing.h); in tests: a local AES-GCM key.
-class SecretSealer {
- public:
-  virtual ~SecretSealer() = default;
-  virtual Result<Bytes> Seal(ByteView plaintext, ByteView aad) = 0;
-  virtual Result<SecretBytes> Unseal(ByteView blob, ByteView aad) = 0;
-};
+// Seals the token signing key: attestation::PlatformSealer in the
+// service, attestation::AeadSealer in tests (attestation/sealer.h).
+using SecretSealer = attestation::Sealer;
 
 // Lifetime of the auth proof VerifyApiKey returns for an API key.
 inline constexpr int64_t kApiKeyProofLifetimeS = 300;
@@ -76,8 +71,9 @@ struct AuthOptions {
   PasswordPolicy password;
   int64_t token_lifetime_s = 15 * 60;
   int64_t refresh_lifetime_s = 24 * 3600;
-  // Throttle: the first `free_failures` failures cost nothing; each further
-  // one locks the username for base·2^(k) ms, capped at max.
+  // Throttle, per (username, client source) pair: the first
+  // `free_failures` failures cost nothing; each further one locks that
+  // pair for base·2^(k) ms, capped at max. See Login for why per pair.
   int64_t throttle_free_failures = 5;
   int64_t throttle_base_ms = 1000;
   int64_t throttle_max_ms = 15 * 60 * 1000;
@@ -118,7 +114,27 @@ class AuthCore {
                                                   AuthOptions options);
 
   // ---- sessions ----
-  Result<api::LoginResponse> Login(std::string_view username, std::string_view password);
+  // `source`: the client's source from the verified grant (Authorized::
+  // source(): an IPv4 address or an IPv6 /64; "" for no public client).
+  //
+  // Login throttling and floods (issue 11; docs/threat-model.md): failures
+  // count per (username, source) and back off exponentially per pair
+  // (ThrottleLockMs); a success clears that pair. A stranger's wrong
+  // passwords from source X therefore slow only (admin, X): the admin
+  // signing in from any other source is never refused on the stranger's
+  // account, which is how the admin cannot be locked out by strangers. (A
+  // stranger sharing the admin's source — one NAT — shares its pair; the
+  // admin then waits out at most throttle_max_ms per attempt.) There is no
+  // username-wide counter across sources on purpose: any such counter is a
+  // lock strangers can set. Guessing from many sources is bounded instead
+  // by the gateway's per-source failure budget (refused before
+  // authentication, SOURCE_THROTTLED), this per-pair backoff (about 110
+  // guesses per source and user a day) and the password hash's cost under
+  // the concurrent_hashes bound. Parallel attempts of one pair are refused
+  // (LOGIN_THROTTLED) rather than racing the throttle check; those of other
+  // pairs are not held up.
+  Result<api::LoginResponse> Login(std::string_view username, std::string_view password,
+                                   std::string_view source = "");
   Result<api::RefreshTokenResponse> Refresh(std::string_view refresh_token);
   Status Logout(const Caller& caller);
   Result<api::WhoAmIResponse> WhoAmI(const Caller& caller);
@@ -134,7 +150,10 @@ class AuthCore {
   Result<api::DisableUserResponse> DisableUser(const Caller& caller,
                                                const api::DisableUserRequest& req);
   Status DeleteUser(const Caller& caller, std::string_view username);
-  Status ChangePassword(const Caller& caller, const api::ChangePasswordRequest& req);
+  // A wrong old password counts against (the caller's name, `source`),
+  // like a failed Login; a change clears every pair of the target user.
+  Status ChangePassword(const Caller& caller, const api::ChangePasswordRequest& req,
+                        std::string_view source = "");
   Result<bool> BootstrapAdmin(std::string_view password) {
     return auth::BootstrapAdmin(*store_, hasher_, password, NowS());
   }
@@ -189,8 +208,12 @@ class AuthCore {
   Result<SigningKey> GenerateSigningKey(storage::Executor& ex, int64_t now);
 
   int64_t NowS() const { return NowMs() / 1000; }
-  Result<api::LoginResponse> LoginLocked(std::string_view username, std::string_view password);
-  Status RecordFailure(std::string_view username);
+  Result<api::LoginResponse> LoginLocked(std::string_view username, std::string_view password,
+                                         std::string_view source);
+  // One failure of (username, source): one small transaction, made only
+  // for attempts that got past the pair's lock (a locked pair is refused
+  // before the hash and writes nothing).
+  Status RecordFailure(std::string_view username, std::string_view source);
   // Issues an access token in `session_id` (inside `tx`).
   Result<std::pair<std::string, int64_t>> IssueAccessToken(storage::Executor& ex,
                                                            const UserRecord& user,
@@ -218,6 +241,7 @@ class AuthCore {
   std::vector<SigningKey> keys_;  // current first; guarded by keys_mu_
 
   std::mutex inflight_mu_;
+  // "<username>\n<source>" of the logins being checked now.
   std::set<std::string, std::less<>> inflight_logins_;  // guarded by inflight_mu_
 };
 

@@ -1,25 +1,16 @@
-// AuthService (admit → Authorized<Req> → AuthLogic → AuthCore) and the
-// platform-backed sealer of the token signing key.
+// AuthService: admit → Authorized<Req> → AuthLogic → AuthCore.
 #include "services/auth/auth_service.h"
 
-#include "attestation/sealing.h"
 #include "common/grpc_status.h"
 
 namespace cloister::auth {
 
-Result<Bytes> PlatformSealer::Seal(ByteView plaintext, ByteView aad) {
-  return attestation::Seal(*platform_, attestation::SEAL_POLICY_MRSIGNER, plaintext, aad);
-}
-
-Result<SecretBytes> PlatformSealer::Unseal(ByteView blob, ByteView aad) {
-  CLOISTER_ASSIGN_OR_RETURN(Bytes plain, attestation::Unseal(*platform_, blob, aad));
-  return SecretBytes::Adopt(std::move(plain));
-}
-
 // ---- AuthLogic ----
 
 Result<api::LoginResponse> AuthLogic::Login(const services::Authorized<api::LoginRequest>& a) {
-  return core_->Login(a->username(), a->password());
+  // The client's source from the verified grant: the throttle is per
+  // (username, source), so a stranger's failures never lock others out.
+  return core_->Login(a->username(), a->password(), a.source());
 }
 
 Result<api::RefreshTokenResponse> AuthLogic::RefreshToken(
@@ -66,7 +57,7 @@ Result<api::ChangePasswordResponse> AuthLogic::ChangePassword(
     const services::Authorized<api::ChangePasswordRequest>& a) {
   // Changing another user's password is admin-only; AuthCore decides "self"
   // from the grant's principal and enforces it.
-  CLOISTER_RETURN_IF_ERROR(core_->ChangePassword(CallerOf(a), a.request()));
+  CLOISTER_RETURN_IF_ERROR(core_->ChangePassword(CallerOf(a), a.request(), a.source()));
   return api::ChangePasswordResponse();
 }
 

@@ -19,18 +19,6 @@
 
 namespace cloister::auth {
 
-// Seals with the platform's MRSIGNER policy, so an upgraded auth binary
-// (same signer and product, equal or higher svn) still opens the key.
-class PlatformSealer : public SecretSealer {
- public:
-  explicit PlatformSealer(attestation::PlatformClient* platform) : platform_(platform) {}
-  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override;
-  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override;
-
- private:
-  attestation::PlatformClient* platform_;  // not owned; outlives this
-};
-
 // The Authorized<> → Caller boundary. Only what the grant says is used to
 // identify the caller; nothing in the request body can claim an identity.
 class AuthLogic {

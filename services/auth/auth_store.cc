@@ -54,9 +54,33 @@ Result<ApiKeyRecord> ToApiKey(const Row& r) {
 
 }  // namespace
 
-Result<std::unique_ptr<AuthStore>> AuthStore::Open(std::string_view url) {
+const std::vector<services::ProtectedTable>& AuthStore::ProtectedTables() {
+  // Every column that decides who someone is or what a credential allows;
+  // not timestamps of record, descriptions, last use or the login throttle.
+  static const std::vector<services::ProtectedTable> kTables = {
+      {"users", {"user_id"}, {"user_id", "username", "password_hash", "roles", "disabled"}},
+      {"sessions", {"session_id"}, {"session_id", "user_id", "revoked"}},
+      {"access_tokens", {"token_id"}, {"token_id", "session_id", "expires_unix"}},
+      {"refresh_tokens", {"token_hash"}, {"token_hash", "session_id", "expires_unix", "used"}},
+      {"revocations", {"id"},
+       {"id", "token_id", "user_id", "before_unix", "revoked_unix_ms", "relevant_until"}},
+      {"api_keys", {"key_id"},
+       {"key_id", "user_id", "secret_hash", "created_unix", "expires_unix", "scope"}},
+      {"signing_keys", {"key_id"}, {"key_id", "sealed_pkcs8", "spki", "created_unix", "retired_unix"}},
+  };
+  return kTables;
+}
+
+Result<std::unique_ptr<AuthStore>> AuthStore::Open(std::string_view url,
+                                                   const services::RowIntegrity::Config* integrity) {
   CLOISTER_ASSIGN_OR_RETURN(auto db, storage::Engine::Open(url));
   CLOISTER_RETURN_IF_ERROR(db->Migrate(AuthMigrations()));
+  if (integrity != nullptr) {
+    CLOISTER_ASSIGN_OR_RETURN(db, services::RowIntegrity::Protect(std::move(db), ProtectedTables(),
+                                                                  *integrity));
+  } else {
+    CLOISTER_ASSIGN_OR_RETURN(db, services::RowIntegrity::Unprotected(std::move(db), ProtectedTables()));
+  }
   return std::make_unique<AuthStore>(std::move(db));
 }
 
@@ -64,7 +88,7 @@ Result<std::unique_ptr<AuthStore>> AuthStore::Open(std::string_view url) {
 
 Status AuthStore::InsertUser(storage::Executor& ex, const UserRecord& u, int64_t now) {
   Status st = ex.Execute(
-      "INSERT INTO users(user_id, username, password_hash, roles, disabled, created_unix, "
+      "INSERT INTO main.users(user_id, username, password_hash, roles, disabled, created_unix, "
       "updated_unix) VALUES (?, ?, ?, ?, ?, ?, ?)",
       {u.user_id, u.username, u.password_hash, int64_t{u.roles}, int64_t{u.disabled ? 1 : 0},
        now, now});
@@ -76,20 +100,20 @@ Status AuthStore::InsertUser(storage::Executor& ex, const UserRecord& u, int64_t
 Result<std::optional<UserRecord>> AuthStore::FindUserByName(storage::Executor& ex,
                                                            std::string_view name) {
   return OneUser(ex.QueryRow(std::string("SELECT ") + kUserColumns +
-                                 " FROM users WHERE username = ?",
+                                 " FROM users_checked WHERE username = ?",
                              {S(name)}));
 }
 
 Result<std::optional<UserRecord>> AuthStore::FindUserById(storage::Executor& ex,
                                                          std::string_view id) {
   return OneUser(ex.QueryRow(std::string("SELECT ") + kUserColumns +
-                                 " FROM users WHERE user_id = ?",
+                                 " FROM users_checked WHERE user_id = ?",
                              {S(id)}));
 }
 
 Result<std::vector<UserRecord>> AuthStore::ListUsers(storage::Executor& ex) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, ex.Query(std::string("SELECT ") + kUserColumns + " FROM users ORDER BY username"));
+      auto rows, ex.Query(std::string("SELECT ") + kUserColumns + " FROM users_checked ORDER BY username"));
   std::vector<UserRecord> out;
   out.reserve(rows.size());
   for (const Row& r : rows) {
@@ -101,24 +125,24 @@ Result<std::vector<UserRecord>> AuthStore::ListUsers(storage::Executor& ex) {
 
 Status AuthStore::SetDisabled(storage::Executor& ex, std::string_view user_id, bool disabled,
                               int64_t now) {
-  return ex.Execute("UPDATE users SET disabled = ?, updated_unix = ? WHERE user_id = ?",
+  return ex.Execute("UPDATE main.users SET disabled = ?, updated_unix = ? WHERE user_id = ?",
                     {int64_t{disabled ? 1 : 0}, now, S(user_id)});
 }
 
 Status AuthStore::SetPasswordHash(storage::Executor& ex, std::string_view user_id,
                                   std::string_view hash, int64_t now) {
-  return ex.Execute("UPDATE users SET password_hash = ?, updated_unix = ? WHERE user_id = ?",
+  return ex.Execute("UPDATE main.users SET password_hash = ?, updated_unix = ? WHERE user_id = ?",
                     {S(hash), now, S(user_id)});
 }
 
 Status AuthStore::DeleteUser(storage::Executor& ex, std::string_view user_id) {
-  return ex.Execute("DELETE FROM users WHERE user_id = ?", {S(user_id)});
+  return ex.Execute("DELETE FROM main.users WHERE user_id = ?", {S(user_id)});
 }
 
 Result<int64_t> AuthStore::CountEnabledAdmins(storage::Executor& ex,
                                               std::string_view except_user_id) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto row, ex.QueryRow("SELECT count(*) FROM users WHERE disabled = 0 AND (roles & ?) != 0 "
+      auto row, ex.QueryRow("SELECT count(*) FROM users_checked WHERE disabled = 0 AND (roles & ?) != 0 "
                             "AND user_id != ?",
                             {int64_t{kRoleAdminBit}, S(except_user_id)}));
   return (*row).GetInt(0);
@@ -128,21 +152,21 @@ Result<int64_t> AuthStore::CountEnabledAdmins(storage::Executor& ex,
 
 Status AuthStore::InsertSession(storage::Executor& ex, std::string_view session_id,
                                 std::string_view user_id, int64_t now) {
-  return ex.Execute("INSERT INTO sessions(session_id, user_id, created_unix) VALUES (?, ?, ?)",
+  return ex.Execute("INSERT INTO main.sessions(session_id, user_id, created_unix) VALUES (?, ?, ?)",
                     {S(session_id), S(user_id), now});
 }
 
 Status AuthStore::InsertAccessToken(storage::Executor& ex, std::string_view token_id,
                                     std::string_view session_id, int64_t expires_unix) {
   return ex.Execute(
-      "INSERT INTO access_tokens(token_id, session_id, expires_unix) VALUES (?, ?, ?)",
+      "INSERT INTO main.access_tokens(token_id, session_id, expires_unix) VALUES (?, ?, ?)",
       {S(token_id), S(session_id), expires_unix});
 }
 
 Status AuthStore::InsertRefreshToken(storage::Executor& ex, ByteView token_hash,
                                      std::string_view session_id, int64_t expires_unix) {
   return ex.Execute(
-      "INSERT INTO refresh_tokens(token_hash, session_id, expires_unix) VALUES (?, ?, ?)",
+      "INSERT INTO main.refresh_tokens(token_hash, session_id, expires_unix) VALUES (?, ?, ?)",
       {B(token_hash), S(session_id), expires_unix});
 }
 
@@ -150,7 +174,7 @@ Result<std::optional<RefreshRecord>> AuthStore::FindRefreshToken(storage::Execut
                                                                  ByteView token_hash) {
   CLOISTER_ASSIGN_OR_RETURN(
       auto row, ex.QueryRow("SELECT r.session_id, s.user_id, r.expires_unix, r.used, s.revoked "
-                            "FROM refresh_tokens r JOIN sessions s USING (session_id) "
+                            "FROM refresh_tokens_checked r JOIN sessions_checked s USING (session_id) "
                             "WHERE r.token_hash = ?",
                             {B(token_hash)}));
   if (!row) return std::optional<RefreshRecord>();
@@ -167,7 +191,7 @@ Result<std::optional<RefreshRecord>> AuthStore::FindRefreshToken(storage::Execut
 
 Result<bool> AuthStore::MarkRefreshUsed(storage::Executor& ex, ByteView token_hash) {
   CLOISTER_ASSIGN_OR_RETURN(
-      int64_t n, ex.ExecuteChanges("UPDATE refresh_tokens SET used = 1 WHERE token_hash = ? AND "
+      int64_t n, ex.ExecuteChanges("UPDATE main.refresh_tokens SET used = 1 WHERE token_hash = ? AND "
                                    "used = 0",
                                    {B(token_hash)}));
   return n == 1;
@@ -177,7 +201,7 @@ Result<std::optional<std::string>> AuthStore::SessionOfAccessToken(storage::Exec
                                                                    std::string_view token_id) {
   CLOISTER_ASSIGN_OR_RETURN(
       auto row,
-      ex.QueryRow("SELECT session_id FROM access_tokens WHERE token_id = ?", {S(token_id)}));
+      ex.QueryRow("SELECT session_id FROM access_tokens_checked WHERE token_id = ?", {S(token_id)}));
   if (!row) return std::optional<std::string>();
   CLOISTER_ASSIGN_OR_RETURN(std::string s, row->GetText(0));
   return std::optional<std::string>(std::move(s));
@@ -186,11 +210,11 @@ Result<std::optional<std::string>> AuthStore::SessionOfAccessToken(storage::Exec
 Result<std::vector<std::pair<std::string, int64_t>>> AuthStore::RevokeSession(
     storage::Executor& ex, std::string_view session_id, int64_t now) {
   CLOISTER_RETURN_IF_ERROR(
-      ex.Execute("UPDATE sessions SET revoked = 1 WHERE session_id = ?", {S(session_id)}));
+      ex.Execute("UPDATE main.sessions SET revoked = 1 WHERE session_id = ?", {S(session_id)}));
   CLOISTER_RETURN_IF_ERROR(
-      ex.Execute("DELETE FROM refresh_tokens WHERE session_id = ?", {S(session_id)}));
+      ex.Execute("DELETE FROM main.refresh_tokens WHERE session_id = ?", {S(session_id)}));
   CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, ex.Query("SELECT token_id, expires_unix FROM access_tokens "
+      auto rows, ex.Query("SELECT token_id, expires_unix FROM access_tokens_checked "
                           "WHERE session_id = ? AND expires_unix > ?",
                           {S(session_id), now}));
   std::vector<std::pair<std::string, int64_t>> out;
@@ -204,10 +228,10 @@ Result<std::vector<std::pair<std::string, int64_t>>> AuthStore::RevokeSession(
 
 Status AuthStore::RevokeAllSessions(storage::Executor& ex, std::string_view user_id) {
   CLOISTER_RETURN_IF_ERROR(
-      ex.Execute("UPDATE sessions SET revoked = 1 WHERE user_id = ?", {S(user_id)}));
+      ex.Execute("UPDATE main.sessions SET revoked = 1 WHERE user_id = ?", {S(user_id)}));
   return ex.Execute(
-      "DELETE FROM refresh_tokens WHERE session_id IN "
-      "(SELECT session_id FROM sessions WHERE user_id = ?)",
+      "DELETE FROM main.refresh_tokens WHERE session_id IN "
+      "(SELECT session_id FROM sessions_checked WHERE user_id = ?)",
       {S(user_id)});
 }
 
@@ -216,7 +240,7 @@ Status AuthStore::RevokeAllSessions(storage::Executor& ex, std::string_view user
 Status AuthStore::InsertRevocation(storage::Executor& ex, const RevocationRecord& r,
                                    int64_t relevant_until) {
   return ex.Execute(
-      "INSERT INTO revocations(token_id, user_id, before_unix, revoked_unix_ms, relevant_until) "
+      "INSERT INTO main.revocations(token_id, user_id, before_unix, revoked_unix_ms, relevant_until) "
       "VALUES (?, ?, ?, ?, ?)",
       {r.token_id, r.user_id, r.before_unix, r.revoked_unix_ms, relevant_until});
 }
@@ -224,7 +248,7 @@ Status AuthStore::InsertRevocation(storage::Executor& ex, const RevocationRecord
 Result<std::vector<RevocationRecord>> AuthStore::RevocationsSince(storage::Executor& ex,
                                                                   int64_t since_ms, int64_t now) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, ex.Query("SELECT token_id, user_id, before_unix, revoked_unix_ms FROM revocations "
+      auto rows, ex.Query("SELECT token_id, user_id, before_unix, revoked_unix_ms FROM revocations_checked "
                           "WHERE revoked_unix_ms > ? AND relevant_until > ? ORDER BY id",
                           {since_ms, now}));
   std::vector<RevocationRecord> out;
@@ -243,36 +267,37 @@ Result<std::vector<RevocationRecord>> AuthStore::RevocationsSince(storage::Execu
 Result<int64_t> AuthStore::LatestUserRevocation(storage::Executor& ex, std::string_view user_id,
                                                 int64_t now) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto row, ex.QueryRow("SELECT COALESCE(MAX(before_unix), 0) FROM revocations "
+      auto row, ex.QueryRow("SELECT COALESCE(MAX(before_unix), 0) FROM revocations_checked "
                             "WHERE user_id = ? AND relevant_until > ?",
                             {S(user_id), now}));
   return (*row).GetInt(0);
 }
 
 Status AuthStore::Prune(storage::Executor& ex, int64_t now, int64_t expired_key_keep_s) {
-  CLOISTER_RETURN_IF_ERROR(ex.Execute("DELETE FROM access_tokens WHERE expires_unix <= ?", {now}));
+  CLOISTER_RETURN_IF_ERROR(ex.Execute("DELETE FROM main.access_tokens WHERE expires_unix <= ?", {now}));
   CLOISTER_RETURN_IF_ERROR(
-      ex.Execute("DELETE FROM refresh_tokens WHERE expires_unix <= ?", {now}));
+      ex.Execute("DELETE FROM main.refresh_tokens WHERE expires_unix <= ?", {now}));
   CLOISTER_RETURN_IF_ERROR(
-      ex.Execute("DELETE FROM sessions WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE "
+      ex.Execute("DELETE FROM main.sessions WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens_checked r WHERE "
                  "r.session_id = sessions.session_id) AND NOT EXISTS (SELECT 1 FROM "
-                 "access_tokens a WHERE a.session_id = sessions.session_id)"));
+                 "access_tokens_checked a WHERE a.session_id = sessions.session_id)"));
   // Failure counters older than a day are forgotten anyway (AuthCore resets
-  // them); dropping them bounds the table under a flood of made-up names.
+  // them); dropping them bounds the table under a flood of made-up names
+  // (which the gateway's per-source failure budget already slows).
   int64_t day_ago_ms = (now - 24 * 3600) * 1000;
   CLOISTER_RETURN_IF_ERROR(ex.Execute(
-      "DELETE FROM login_throttle WHERE last_failure_ms < ? AND locked_until_ms < ?",
+      "DELETE FROM login_throttle_by_source WHERE last_failure_ms < ? AND locked_until_ms < ?",
       {day_ago_ms, now * 1000}));
-  CLOISTER_RETURN_IF_ERROR(ex.Execute("DELETE FROM api_keys WHERE expires_unix != 0 AND expires_unix <= ?",
+  CLOISTER_RETURN_IF_ERROR(ex.Execute("DELETE FROM main.api_keys WHERE expires_unix != 0 AND expires_unix <= ?",
                                       {now - expired_key_keep_s}));
-  return ex.Execute("DELETE FROM revocations WHERE relevant_until <= ?", {now});
+  return ex.Execute("DELETE FROM main.revocations WHERE relevant_until <= ?", {now});
 }
 
 // ---- API keys ----
 
 Status AuthStore::InsertApiKey(storage::Executor& ex, const ApiKeyRecord& k) {
   return ex.Execute(
-      "INSERT INTO api_keys(key_id, user_id, secret_hash, description, created_unix, "
+      "INSERT INTO main.api_keys(key_id, user_id, secret_hash, description, created_unix, "
       "expires_unix, last_used_unix, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       {k.key_id, k.user_id, k.secret_hash, k.description, k.created_unix, k.expires_unix,
        k.last_used_unix, k.scope});
@@ -282,7 +307,7 @@ Result<std::optional<ApiKeyRecord>> AuthStore::FindApiKey(storage::Executor& ex,
                                                           std::string_view key_id) {
   CLOISTER_ASSIGN_OR_RETURN(
       auto row, ex.QueryRow(std::string("SELECT ") + kApiKeyColumns +
-                                " FROM api_keys WHERE key_id = ?",
+                                " FROM api_keys_checked WHERE key_id = ?",
                             {S(key_id)}));
   if (!row) return std::optional<ApiKeyRecord>();
   CLOISTER_ASSIGN_OR_RETURN(ApiKeyRecord k, ToApiKey(*row));
@@ -293,7 +318,7 @@ Result<std::vector<ApiKeyRecord>> AuthStore::ListApiKeys(storage::Executor& ex,
                                                          std::string_view user_id) {
   CLOISTER_ASSIGN_OR_RETURN(
       auto rows, ex.Query(std::string("SELECT ") + kApiKeyColumns +
-                              " FROM api_keys WHERE user_id = ? ORDER BY created_unix DESC, "
+                              " FROM api_keys_checked WHERE user_id = ? ORDER BY created_unix DESC, "
                               "key_id",
                           {S(user_id)}));
   std::vector<ApiKeyRecord> out;
@@ -308,7 +333,7 @@ Result<std::vector<ApiKeyRecord>> AuthStore::ListApiKeys(storage::Executor& ex,
 Result<int64_t> AuthStore::CountApiKeys(storage::Executor& ex, std::string_view user_id,
                                         int64_t now) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto row, ex.QueryRow("SELECT count(*) FROM api_keys WHERE user_id = ? AND "
+      auto row, ex.QueryRow("SELECT count(*) FROM api_keys_checked WHERE user_id = ? AND "
                             "(expires_unix = 0 OR expires_unix > ?)",
                             {S(user_id), now}));
   return (*row).GetInt(0);
@@ -317,27 +342,28 @@ Result<int64_t> AuthStore::CountApiKeys(storage::Executor& ex, std::string_view 
 Status AuthStore::TouchApiKey(storage::Executor& ex, std::string_view key_id, int64_t now,
                               int64_t granularity_s) {
   return ex.Execute(
-      "UPDATE api_keys SET last_used_unix = ? WHERE key_id = ? AND last_used_unix <= ?",
+      "UPDATE main.api_keys SET last_used_unix = ? WHERE key_id = ? AND last_used_unix <= ?",
       {now, S(key_id), now - granularity_s});
 }
 
 Result<bool> AuthStore::DeleteApiKey(storage::Executor& ex, std::string_view key_id) {
   CLOISTER_ASSIGN_OR_RETURN(int64_t n,
-                            ex.ExecuteChanges("DELETE FROM api_keys WHERE key_id = ?", {S(key_id)}));
+                            ex.ExecuteChanges("DELETE FROM main.api_keys WHERE key_id = ?", {S(key_id)}));
   return n == 1;
 }
 
 Status AuthStore::DeleteApiKeysOfUser(storage::Executor& ex, std::string_view user_id) {
-  return ex.Execute("DELETE FROM api_keys WHERE user_id = ?", {S(user_id)});
+  return ex.Execute("DELETE FROM main.api_keys WHERE user_id = ?", {S(user_id)});
 }
 
 // ---- login throttle ----
 
-Result<ThrottleRecord> AuthStore::GetThrottle(storage::Executor& ex, std::string_view username) {
+Result<ThrottleRecord> AuthStore::GetThrottle(storage::Executor& ex, std::string_view username,
+                                              std::string_view source) {
   CLOISTER_ASSIGN_OR_RETURN(
       auto row, ex.QueryRow("SELECT failures, locked_until_ms, last_failure_ms FROM "
-                            "login_throttle WHERE username = ?",
-                            {S(username)}));
+                            "login_throttle_by_source WHERE username = ? AND source = ?",
+                            {S(username), S(source)}));
   ThrottleRecord t;
   if (!row) return t;
   CLOISTER_ASSIGN_OR_RETURN(t.failures, row->GetInt(0));
@@ -347,23 +373,30 @@ Result<ThrottleRecord> AuthStore::GetThrottle(storage::Executor& ex, std::string
 }
 
 Status AuthStore::PutThrottle(storage::Executor& ex, std::string_view username,
-                              const ThrottleRecord& t) {
+                              std::string_view source, const ThrottleRecord& t) {
   return ex.Execute(
-      "INSERT INTO login_throttle(username, failures, locked_until_ms, last_failure_ms) "
-      "VALUES (?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET failures = excluded.failures, "
-      "locked_until_ms = excluded.locked_until_ms, last_failure_ms = excluded.last_failure_ms",
-      {S(username), t.failures, t.locked_until_ms, t.last_failure_ms});
+      "INSERT INTO login_throttle_by_source(username, source, failures, locked_until_ms, "
+      "last_failure_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT(username, source) DO UPDATE SET "
+      "failures = excluded.failures, locked_until_ms = excluded.locked_until_ms, "
+      "last_failure_ms = excluded.last_failure_ms",
+      {S(username), S(source), t.failures, t.locked_until_ms, t.last_failure_ms});
 }
 
-Status AuthStore::ClearThrottle(storage::Executor& ex, std::string_view username) {
-  return ex.Execute("DELETE FROM login_throttle WHERE username = ?", {S(username)});
+Status AuthStore::ClearThrottle(storage::Executor& ex, std::string_view username,
+                                std::string_view source) {
+  return ex.Execute("DELETE FROM login_throttle_by_source WHERE username = ? AND source = ?",
+                    {S(username), S(source)});
+}
+
+Status AuthStore::ClearThrottles(storage::Executor& ex, std::string_view username) {
+  return ex.Execute("DELETE FROM login_throttle_by_source WHERE username = ?", {S(username)});
 }
 
 // ---- signing keys ----
 
 Status AuthStore::InsertSigningKey(storage::Executor& ex, const SigningKeyRecord& k) {
   return ex.Execute(
-      "INSERT INTO signing_keys(key_id, sealed_pkcs8, spki, created_unix, retired_unix) "
+      "INSERT INTO main.signing_keys(key_id, sealed_pkcs8, spki, created_unix, retired_unix) "
       "VALUES (?, ?, ?, ?, ?)",
       {k.key_id, k.sealed_pkcs8, k.spki, k.created_unix,
        k.retired_unix ? Value(*k.retired_unix) : storage::Null()});
@@ -372,7 +405,7 @@ Status AuthStore::InsertSigningKey(storage::Executor& ex, const SigningKeyRecord
 Result<std::vector<SigningKeyRecord>> AuthStore::ListSigningKeys(storage::Executor& ex) {
   CLOISTER_ASSIGN_OR_RETURN(
       auto rows, ex.Query("SELECT key_id, sealed_pkcs8, spki, created_unix, retired_unix FROM "
-                          "signing_keys ORDER BY created_unix DESC, rowid DESC"));
+                          "signing_keys_checked ORDER BY created_unix DESC, rowid DESC"));
   std::vector<SigningKeyRecord> out;
   for (const Row& r : rows) {
     SigningKeyRecord k;
@@ -387,12 +420,12 @@ Result<std::vector<SigningKeyRecord>> AuthStore::ListSigningKeys(storage::Execut
 }
 
 Status AuthStore::RetireSigningKey(storage::Executor& ex, std::string_view key_id, int64_t now) {
-  return ex.Execute("UPDATE signing_keys SET retired_unix = ? WHERE key_id = ?",
+  return ex.Execute("UPDATE main.signing_keys SET retired_unix = ? WHERE key_id = ?",
                     {now, S(key_id)});
 }
 
 Status AuthStore::DeleteSigningKey(storage::Executor& ex, std::string_view key_id) {
-  return ex.Execute("DELETE FROM signing_keys WHERE key_id = ?", {S(key_id)});
+  return ex.Execute("DELETE FROM main.signing_keys WHERE key_id = ?", {S(key_id)});
 }
 
 }  // namespace cloister::auth

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "services/common/row_integrity.h"
 #include "storage/engine.h"
 
 namespace cloister::auth {
@@ -73,8 +74,13 @@ struct SigningKeyRecord {
 
 class AuthStore {
  public:
-  // Opens the engine at `url` and applies the auth migrations.
-  static Result<std::unique_ptr<AuthStore>> Open(std::string_view url);
+  // Opens the engine at `url` and applies the auth migrations. With
+  // `integrity` (the service always; unit tests may omit it) the rows of
+  // ProtectedTables() are MACed and checked, and rollback is detected
+  // (services/common/row_integrity.h). Writes name tables as main.<table>.
+  static Result<std::unique_ptr<AuthStore>> Open(
+      std::string_view url, const services::RowIntegrity::Config* integrity = nullptr);
+  static const std::vector<services::ProtectedTable>& ProtectedTables();
   explicit AuthStore(std::unique_ptr<storage::Engine> db) : db_(std::move(db)) {}
 
   storage::Engine& db() { return *db_; }
@@ -144,9 +150,15 @@ class AuthStore {
   Status DeleteApiKeysOfUser(storage::Executor& ex, std::string_view user_id);
 
   // ---- login throttle ----
-  Result<ThrottleRecord> GetThrottle(storage::Executor& ex, std::string_view username);
-  Status PutThrottle(storage::Executor& ex, std::string_view username, const ThrottleRecord& t);
-  Status ClearThrottle(storage::Executor& ex, std::string_view username);
+  // Per (username, client source) pair (issue 11; AccessGrant.client_source,
+  // "" for no public client): one source's failures never throttle another.
+  Result<ThrottleRecord> GetThrottle(storage::Executor& ex, std::string_view username,
+                                     std::string_view source);
+  Status PutThrottle(storage::Executor& ex, std::string_view username, std::string_view source,
+                     const ThrottleRecord& t);
+  Status ClearThrottle(storage::Executor& ex, std::string_view username, std::string_view source);
+  // Every pair of the username (its password changed).
+  Status ClearThrottles(storage::Executor& ex, std::string_view username);
 
   // ---- signing keys ----
   Status InsertSigningKey(storage::Executor& ex, const SigningKeyRecord& k);

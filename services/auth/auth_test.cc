@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 
+#include "attestation/sealer.h"
 #include "common/crypto/aead.h"
 #include "common/crypto/random.h"
 #include "services/auth/auth_core.h"
@@ -165,23 +166,7 @@ TEST(Base64UrlTest, RoundTripAndStrictness) {
 
 // ---- AuthCore ----
 
-// A local stand-in for platform sealing: AES-GCM under a random key.
-class TestSealer : public SecretSealer {
- public:
-  TestSealer() : key_(SecretBytes::Random(32)) {}
-  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override {
-    CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-    return gcm.SealWithRandomNonce(aad, plaintext);
-  }
-  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override {
-    CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-    CLOISTER_ASSIGN_OR_RETURN(Bytes plain, gcm.OpenWithNonce(aad, blob));
-    return SecretBytes::Adopt(std::move(plain));
-  }
-
- private:
-  SecretBytes key_;
-};
+using TestSealer = attestation::AeadSealer;
 
 constexpr char kAdminPw[] = "admin password 123";
 constexpr char kAlicePw[] = "alice password 123";
@@ -329,6 +314,92 @@ TEST_F(AuthCoreTest, ThrottleSurvivesRestart) {
   for (int i = 0; i < 5; ++i) (void)core_->Login("alice", "wrong wrong wrong");
   Reopen();
   EXPECT_EQ(core_->Login("alice", kAlicePw).error().reason(), auth_reason::kThrottled);
+}
+
+// Issue 11: failures count per (username, client source). A stranger's
+// flood from one source locks only (admin, that source): the admin from
+// another source, and another user from the stranger's source, sign in.
+TEST_F(AuthCoreTest, ThrottleIsPerUsernameAndSource) {
+  constexpr std::string_view kStranger = "203.0.113.7";
+  constexpr std::string_view kAdminDesk = "198.51.100.2";
+  int throttled = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto r = core_->Login("admin", "wrong wrong wrong", kStranger);
+    ASSERT_FALSE(r.ok());
+    throttled += r.error().reason() == auth_reason::kThrottled ? 1 : 0;
+  }
+  EXPECT_EQ(throttled, 35);  // 5 free failures, then the pair is locked
+  EXPECT_EQ(core_->Login("admin", kAdminPw, kStranger).error().reason(), auth_reason::kThrottled);
+  auto admin = core_->Login("admin", kAdminPw, kAdminDesk);
+  ASSERT_TRUE(admin.ok()) << admin.error().ToString();
+  EXPECT_TRUE(core_->Login("admin", kAdminPw).ok());  // no public source: a pair of its own
+  EXPECT_TRUE(core_->Login("alice", kAlicePw, kStranger).ok());
+}
+
+// Each pair backs off on its own: 5 free failures, then 1 s, 2 s, 4 s …;
+// another pair of the same user starts from nothing.
+TEST_F(AuthCoreTest, PerSourceBackoffDoublesPerPair) {
+  constexpr std::string_view kX = "192.0.2.10", kY = "192.0.2.11";
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(core_->Login("alice", "wrong wrong wrong", kX).error().reason(),
+              auth_reason::kInvalidCredentials);
+  EXPECT_EQ(core_->Login("alice", kAlicePw, kX).error().reason(), auth_reason::kThrottled);
+  for (int64_t lock_ms : {1000, 2000, 4000, 8000}) {
+    Advance(lock_ms - 100);
+    EXPECT_EQ(core_->Login("alice", kAlicePw, kX).error().reason(), auth_reason::kThrottled)
+        << lock_ms;
+    Advance(101);
+    // The lock is over: the next failure doubles it.
+    EXPECT_EQ(core_->Login("alice", "wrong wrong wrong", kX).error().reason(),
+              auth_reason::kInvalidCredentials)
+        << lock_ms;
+  }
+  // (alice, Y) never failed: four failures in a row are still free.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(core_->Login("alice", "wrong wrong wrong", kY).error().reason(),
+              auth_reason::kInvalidCredentials);
+  EXPECT_TRUE(core_->Login("alice", kAlicePw, kY).ok());
+}
+
+// A success clears its own pair only, and a locked pair's refusals write
+// nothing (they neither extend the lock nor cost a transaction).
+TEST_F(AuthCoreTest, SuccessClearsOnlyItsPairAndLockedAttemptsRecordNothing) {
+  constexpr std::string_view kX = "192.0.2.20", kY = "2001:db8:7:7::/64";
+  for (int i = 0; i < 5; ++i) {
+    (void)core_->Login("alice", "wrong wrong wrong", kX);
+    (void)core_->Login("alice", "wrong wrong wrong", kY);
+  }
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(core_->Login("alice", "wrong wrong wrong", kX).error().reason(),
+              auth_reason::kThrottled);
+  auto x = *core_->store().GetThrottle(core_->store().db(), "alice", kX);
+  EXPECT_EQ(x.failures, 5);
+  Advance(1001);
+  ASSERT_TRUE(core_->Login("alice", kAlicePw, kX).ok());
+  EXPECT_EQ(core_->store().GetThrottle(core_->store().db(), "alice", kX)->failures, 0);
+  EXPECT_EQ(core_->store().GetThrottle(core_->store().db(), "alice", kY)->failures, 5);
+  // (alice, X) starts again from four free failures …
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(core_->Login("alice", "wrong wrong wrong", kX).error().reason(),
+              auth_reason::kInvalidCredentials);
+  // … while (alice, Y) goes on doubling: its 6th failure locks it for 2 s.
+  EXPECT_EQ(core_->Login("alice", "wrong wrong wrong", kY).error().reason(),
+            auth_reason::kInvalidCredentials);
+  Advance(1500);
+  EXPECT_EQ(core_->Login("alice", kAlicePw, kY).error().reason(), auth_reason::kThrottled);
+  EXPECT_TRUE(core_->Login("alice", kAlicePw, kX).ok());
+}
+
+// A password change (here by the admin) clears every pair of the user.
+TEST_F(AuthCoreTest, PasswordChangeClearsEveryPairOfTheUser) {
+  for (std::string_view src : {"192.0.2.30", "192.0.2.31"})
+    for (int i = 0; i < 6; ++i) (void)core_->Login("alice", "wrong wrong wrong", src);
+  api::ChangePasswordRequest req;
+  req.set_username("alice");
+  req.set_new_password("a brand new password");
+  ASSERT_TRUE(core_->ChangePassword(admin_, req).ok());
+  for (std::string_view src : {"192.0.2.30", "192.0.2.31"})
+    EXPECT_TRUE(core_->Login("alice", "a brand new password", src).ok()) << src;
 }
 
 TEST_F(AuthCoreTest, RefreshTokenIsSingleUseAndRotates) {

@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
       ->check(expiry_range)
       ->capture_default_str();
   runner.app().add_flag("--rotate-signing-key", rotate, "rotate the token signing key at start");
+  std::string accept_restore_file;
+  runner.app().add_option("--accept-restore-file", accept_restore_file,
+                          "if this file exists, accept a database older than the platform "
+                          "counter once, then delete the file (cloister cluster accept-restore)");
   if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
   if (api_key_default_expiry > api_key_max_expiry) {
     std::cerr << "cloister-auth: --api-key-default-expiry-s (" << api_key_default_expiry
@@ -102,11 +106,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (db_url.empty()) db_url = "sqlite://" + data_dir + "/auth.db";
-  auto store = AuthStore::Open(db_url);
+  // Rows that decide identity and access are MACed under a sealed key and
+  // the database's version is kept in a platform counter (row_integrity.h).
+  cloister::attestation::PlatformSealer sealer(&enclave->platform());
+  const std::string& cluster_id = enclave->trust().manifest.body().cluster_id();
+  cloister::services::RowIntegrity::Config integrity{
+      &sealer, &enclave->platform(), cloister::services::IntegrityCounterName("auth", cluster_id),
+      cloister::services::AcceptRestoreRequested(accept_restore_file)};
+  auto store = AuthStore::Open(db_url, &integrity);
   if (!store.ok()) {
     std::cerr << "cloister-auth: database: " << store.error().ToString() << std::endl;
     return 2;
   }
+  cloister::services::AcceptRestoreDone(accept_restore_file, integrity);
   if (!bootstrap_file.empty()) {
     if (int rc = Bootstrap(**store, bootstrap_file); rc != 0) return rc;
   }
@@ -118,7 +130,7 @@ int main(int argc, char** argv) {
   options.api_key_default_expiry_s = api_key_default_expiry;
   options.api_key_max_expiry_s = api_key_max_expiry;
   auto core = AuthCore::Create(*std::move(store),
-                               std::make_shared<cloister::auth::PlatformSealer>(&enclave->platform()),
+                               std::make_shared<cloister::attestation::PlatformSealer>(&enclave->platform()),
                                options);
   if (!core.ok()) {
     LOG_ERROR("auth start failed", {{"error", core.error().ToString()}});

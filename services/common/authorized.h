@@ -26,6 +26,10 @@ class Authorized {
   const std::string& user_id() const { return caller_.user_id(); }
   const std::string& username() const { return caller_.username(); }
   bool is_admin() const { return caller_.is_admin(); }
+  // The public client's source from the verified grant (AccessGrant
+  // client_source: an IPv4 address or an IPv6 /64, no port); "" when a
+  // service called for itself. For per-source throttling, not identity.
+  const std::string& source() const { return grant_.client_source(); }
 
  private:
   friend class GrantVerifier;

@@ -88,6 +88,12 @@ Result<GrantVerifier::Admission> GrantVerifier::CheckInner(const grpc::ServerCon
   if (entry == nullptr)
     return Deny(grant_reason::kMethod, "method " + std::string(method).substr(0, 128) +
                                            " is not in the method table");
+  // The method's request cap, as at the gateway (issue 11): what reached
+  // this enclave anyway is refused before any handler works on it.
+  if (body.size() > entry->max_request_bytes)
+    return ResourceExhausted("a " + entry->name + " request is limited to " +
+                                 std::to_string(entry->max_request_bytes) + " bytes",
+                             "REQUEST_TOO_LARGE");
   const std::vector<std::string> allowed = AllowedCallers(*entry);
   // 1. The caller is an attested enclave of a role allowed for this method.
   CLOISTER_ASSIGN_OR_RETURN(attestation::VerifiedPeer peer, enclave_->PeerOf(ctx, allowed));
@@ -107,6 +113,10 @@ Result<GrantVerifier::Admission> GrantVerifier::CheckInner(const grpc::ServerCon
   internal::AccessGrant g;
   if (!g.ParseFromString(sg.grant()) || g.request_id().empty() || g.request_id().size() > 128)
     return Deny(grant_reason::kMalformed, "grant body does not parse");
+  // A source is an address, at most "xxxx:xxxx:xxxx:xxxx::/64" or a short
+  // fallback; anything longer is not what a gateway writes.
+  if (g.client_source().size() > kMaxClientSourceBytes)
+    return Deny(grant_reason::kMalformed, "grant's client source is too long");
 
   // 3. Signed by the attested gateway on THIS connection. At level 1 there
   // is no attested key: MACed under the cluster secret instead, which only

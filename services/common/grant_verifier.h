@@ -55,6 +55,8 @@ namespace cloister::services {
 
 inline constexpr const char* kGrantMetadataKey = "cloister-grant-bin";
 inline constexpr int64_t kMaxGrantLifetimeMs = 30'000;
+// Bound on AccessGrant.client_source (GRANT_MALFORMED beyond).
+inline constexpr size_t kMaxClientSourceBytes = 96;
 
 namespace grant_reason {
 inline constexpr const char* kMissing = "GRANT_MISSING";

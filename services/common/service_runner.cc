@@ -1,6 +1,8 @@
 // The common main() of Cloister services; see service_runner.h.
 #include "services/common/service_runner.h"
 
+#include <grpcpp/resource_quota.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -114,6 +116,9 @@ static bool IsOperationalFlag(std::string_view name) {
       "help", "print-config", "log-level", "log-file", "log-json", "port-file",
       // Applied only while no admin exists; the password is a secret.
       "bootstrap-admin-password-file", "rotate-signing-key",
+      // The operator's one-time consent to a restored database: audited by
+      // the service's log, never a standing setting (row_integrity.h).
+      "accept-restore-file",
       // Its content is in the base config (trust.*); the path is not.
       "trust"};
   for (auto k : kOperational)
@@ -305,8 +310,39 @@ int ServiceRunner::Serve(const std::vector<grpc::Service*>& services,
   else
     creds = enclave_->ServerCredentials(inbound_);
   builder.AddListeningPort(listen_, creds, &port);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // Resource bounds (issue 11; docs/operations.md, "Resource bounds").
+  // gRPC 1.51 checks its receive limit only once a message has arrived
+  // whole, whatever its declared length (measured: a 200 MiB request to a
+  // 64 MiB limit cost the gateway 219 MiB), so the limit bounds nothing in
+  // memory. A backend takes the largest max_request_bytes of the methods it
+  // serves. The public port takes up to its memory quota, so that a request
+  // over its method's cap gets the gateway's own REQUEST_TOO_LARGE (a
+  // stable reason, the method's cap named) instead of gRPC's text.
+  const rpc::MethodTable& table = rpc::MethodTable::Get();
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      public_port_ ? kPublicMemoryQuotaBytes : table.LargestRequestServedBy(role_)));
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // What does bound the bytes in flight: a memory quota for everything the
+  // server's connections read. Past it gRPC resets streams (the client sees
+  // RESOURCE_EXHAUSTED) instead of buffering more.
+  grpc::ResourceQuota quota("cloister-" + role_);
+  quota.Resize(public_port_ ? kPublicMemoryQuotaBytes : kServiceMemoryQuotaBytes);
+  // Backends serve synchronously, a thread per call in progress; a call
+  // beyond the bound is refused with RESOURCE_EXHAUSTED. (The gateway's
+  // callback server has no such threads: its worker pool bounds it.)
+  if (!public_port_) quota.SetMaxThreads(kServiceMaxThreads);
+  builder.SetResourceQuota(quota);
+  // One client connection's calls at once; a gRPC client queues the rest.
+  // Backends keep gRPC's default: all of the gateway's calls to a backend
+  // share its one channel.
+  if (public_port_)
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerPublicConnection);
+  // And no window growth from bandwidth probing on the public port: a call
+  // the gateway has not started to read may have sent only the initial
+  // 64 KiB window (with probing, measured, each unread stream took several
+  // MiB). Reads lose nothing: a pending read opens the window to the whole
+  // message it waits for.
+  if (public_port_) builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   for (auto* s : services) builder.RegisterService(s);
   if (generic != nullptr) builder.RegisterCallbackGenericService(generic);
   builder.experimental().SetInterceptorCreators(MakeParseErrorInterceptors());

@@ -2,8 +2,9 @@
 // flags (--trust, --listen, --port-file, --data-dir, --cluster-secret,
 // --log-*), logging,
 // Enclave::Start, a gRPC server with RA-TLS credentials for the inbound
-// roles, message-size limits, and graceful shutdown (SIGTERM/SIGINT drain
-// in-flight calls for up to 10 s).
+// roles, resource bounds (message size from the method table, a memory
+// quota, threads, streams per connection), and graceful shutdown
+// (SIGTERM/SIGINT drain in-flight calls for up to 10 s).
 //
 //   int main(int argc, char** argv) {
 //     ServiceRunner runner("auth");   // who may call it: services/topology/topology.def
@@ -30,7 +31,22 @@
 
 namespace cloister::services {
 
+// gRPC's message limit: what channels receive (a Call's outputs, a
+// download's chunks) and any server sends. A server receives at most the
+// largest max_request_bytes of its methods (proto/method_table.h).
 inline constexpr int kMaxMessageBytes = 64 << 20;
+// Memory gRPC may hold for what the connections of one server read, all
+// together (grpc::ResourceQuota); past it streams are reset with
+// RESOURCE_EXHAUSTED. The public port's bound is the gateway's ceiling
+// under a flood (measured: docs/operations.md, "Resource bounds"); it fits
+// three 64 MiB Calls, or the 64 relayed streams' chunks, at once.
+inline constexpr size_t kPublicMemoryQuotaBytes = size_t{256} << 20;
+inline constexpr size_t kServiceMemoryQuotaBytes = size_t{512} << 20;
+// A backend's serving threads (sync server: one per call in progress).
+// Its callers are the gateway (64 workers, 64 streams) and a few enclaves.
+inline constexpr int kServiceMaxThreads = 512;
+// Calls one client connection may have open on the public port at once.
+inline constexpr int kMaxStreamsPerPublicConnection = 32;
 
 class ServiceRunner {
  public:

@@ -6,6 +6,7 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "functions/builtin/registry.h"
+#include "services/exec/task_runner.h"
 
 namespace cloister::exec {
 namespace {
@@ -15,6 +16,10 @@ constexpr const char* kList = "/cloister.api.Exec/ListFunctions";
 constexpr const char* kHealth = "/cloister.api.Exec/Health";
 constexpr size_t kMaxArgs = 256;
 constexpr size_t kMaxInputs = 256;
+
+Error WithReason(const Error& e, const char* fallback) {
+  return e.reason().empty() ? Error(e.code(), e.message(), fallback) : e;
+}
 
 std::string DefaultText(const functions::ArgValue& v) {
   if (auto* s = std::get_if<std::string>(&v)) return *s;
@@ -28,11 +33,11 @@ std::string DefaultText(const functions::ArgValue& v) {
 Result<api::CallResponse> ExecCore::Call(const Authorized<api::CallRequest>& authz) const {
   const api::CallRequest& req = authz.request();
   if (req.function().empty() || req.function().size() > 128)
-    return InvalidArgument("field 'function' must name a built-in function");
+    return InvalidArgument("field 'function' must name a built-in function", "FUNCTION_REQUIRED");
   if (static_cast<size_t>(req.args_size()) > kMaxArgs)
-    return InvalidArgument("too many arguments (at most 256)");
+    return InvalidArgument("too many arguments (at most 256)", "TOO_MANY_ARGS");
   if (static_cast<size_t>(req.inputs_size()) > kMaxInputs)
-    return InvalidArgument("too many inputs (at most 256)");
+    return InvalidArgument("too many inputs (at most 256)", "TOO_MANY_INPUTS");
   const functions::Function* fn = functions::builtin::Builtins().Find(req.function());
   if (fn == nullptr)
     return NotFound("no built-in function '" + req.function().substr(0, 64) + "'",
@@ -46,17 +51,21 @@ Result<api::CallResponse> ExecCore::Call(const Authorized<api::CallRequest>& aut
       case api::ArgumentValue::kDoubleValue: args[name] = value.double_value(); break;
       case api::ArgumentValue::kBoolValue: args[name] = value.bool_value(); break;
       default:
-        return InvalidArgument("argument '" + name.substr(0, 64) + "' has no value");
+        return InvalidArgument("argument '" + name.substr(0, 64) + "' has no value",
+                               "ARG_VALUE_MISSING");
     }
   }
   functions::Inputs inputs;
   for (const auto& [name, bytes] : req.inputs()) inputs.emplace(name, bytes);
 
   auto start = std::chrono::steady_clock::now();
-  CLOISTER_ASSIGN_OR_RETURN(auto rt, functions::Runtime::CreateTyped(fn->spec(), args,
-                                                                     std::move(inputs)));
-  CLOISTER_RETURN_IF_ERROR(fn->Run(*rt));
-  functions::Outputs outputs = std::move(*rt).TakeOutputs();
+  // The runtime's and the built-ins' refusals name arguments, slots and
+  // values (the caller's own), but not all carry a reason: a public error
+  // does (issue 11), so the worker's names for them are used (task_runner.h).
+  auto rt = functions::Runtime::CreateTyped(fn->spec(), args, std::move(inputs));
+  if (!rt.ok()) return WithReason(rt.error(), reason::kBindingInvalid);
+  if (Status ran = fn->Run(**rt); !ran.ok()) return WithReason(ran.error(), reason::kFunctionError);
+  functions::Outputs outputs = std::move(**rt).TakeOutputs();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - start)
                 .count();

@@ -519,7 +519,20 @@ TaskFailure PeerFailure(std::string_view peer, const Error& e) {
   f.reason = IsReason(e.reason()) ? e.reason()
                                   : Upper(peer) + "_" + std::string(CodeName(e.code()));
   // A peer's words are about files, keys and grants, never their bytes.
-  f.message = Capped(std::string(peer) + ": " + e.ToString());
+  // But a transport failure or an internal error carries gRPC's or the
+  // peer's own internals (addresses, ports, paths), and the message reaches
+  // the task's parties (issue 11): those go to the log only.
+  const bool internal = IsTransient(e.code()) || e.code() == Code::kInternal ||
+                        e.code() == Code::kDataLoss || !IsReason(e.reason());
+  if (internal) {
+    LOG_WARN("task peer call failed",
+             {{"peer", std::string(peer)}, {"reason", f.reason}, {"detail", e.ToString()}});
+    f.message = Capped(std::string(peer) + ": " +
+                       (IsTransient(e.code()) ? "unavailable; the call may be retried"
+                                              : "failed (" + std::string(CodeName(e.code())) + ")"));
+  } else {
+    f.message = Capped(std::string(peer) + ": " + e.ToString());
+  }
   return f;
 }
 

@@ -255,7 +255,7 @@ TEST_F(FileKeysTest, SealBindsFileIdAndOwner) {
   ASSERT_TRUE(Register(kAlice, b, NewKey()).ok());
   // Someone with the database file moves b's sealed key into a's row...
   ASSERT_TRUE(store_->engine()
-                  .Execute("UPDATE file_keys SET sealed = (SELECT sealed FROM file_keys WHERE "
+                  .Execute("UPDATE file_keys SET sealed = (SELECT sealed FROM file_keys_checked WHERE "
                            "file_id = ?) WHERE file_id = ?",
                            {b, a})
                   .ok());

@@ -102,33 +102,32 @@ Result<FileKeyRecord> RowToFileKey(const storage::Row& row) {
 
 }  // namespace
 
-Result<Bytes> PlatformSealer::Seal(ByteView plaintext, ByteView aad) {
-  // MRSIGNER, sealed at our svn: survives a rebuild (svn >= ours), never
-  // opened by a lower svn. See key_store.h.
-  return attestation::Seal(*client_, attestation::SEAL_POLICY_MRSIGNER, plaintext, aad);
-}
-
-Result<SecretBytes> PlatformSealer::Unseal(ByteView blob, ByteView aad) {
-  CLOISTER_ASSIGN_OR_RETURN(Bytes b, attestation::Unseal(*client_, blob, aad));
-  return SecretBytes::Adopt(std::move(b));
-}
-
-Result<Bytes> AeadSealer::Seal(ByteView plaintext, ByteView aad) {
-  CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-  return gcm.SealWithRandomNonce(aad, plaintext);
-}
-
-Result<SecretBytes> AeadSealer::Unseal(ByteView blob, ByteView aad) {
-  CLOISTER_ASSIGN_OR_RETURN(auto gcm, crypto::AesGcm::Create(key_.view()));
-  auto b = gcm.OpenWithNonce(aad, blob);
-  if (!b.ok()) return DataLoss("sealed key material does not open", attestation::kSealAuthFailed);
-  return SecretBytes::Adopt(*std::move(b));
+const std::vector<services::ProtectedTable>& KeyStore::ProtectedTables() {
+  // Who owns a key, what it may do, whether it leaves the vault, its
+  // material, and every grant: what an edited row would give away.
+  static const std::vector<services::ProtectedTable> kTables = {
+      {"keys", {"uid"},
+       {"uid", "owner", "name", "owner_username", "legacy_name", "type", "exportable",
+        "allowed_ops", "state", "latest_version", "min_decryption_version", "deletion_unix"}},
+      {"key_versions", {"uid", "version"}, {"uid", "version", "sealed", "public_spki"}},
+      {"grants", {"grant_id"}, {"grant_id", "key_uid", "grantee", "ops", "expires_unix"}},
+      {"file_keys", {"file_id"}, {"file_id", "owner_user_id", "sealed"}},
+      {"vault_meta", {"k"}, {"k", "v"}},
+  };
+  return kTables;
 }
 
 Result<std::unique_ptr<KeyStore>> KeyStore::Open(std::string_view url,
-                                                 std::unique_ptr<Sealer> sealer) {
+                                                 std::unique_ptr<Sealer> sealer,
+                                                 const services::RowIntegrity::Config* integrity) {
   CLOISTER_ASSIGN_OR_RETURN(auto db, storage::Engine::Open(url));
   CLOISTER_RETURN_IF_ERROR(db->Migrate(kKeyVaultMigrations));
+  if (integrity != nullptr) {
+    CLOISTER_ASSIGN_OR_RETURN(db, services::RowIntegrity::Protect(std::move(db), ProtectedTables(),
+                                                                  *integrity));
+  } else {
+    CLOISTER_ASSIGN_OR_RETURN(db, services::RowIntegrity::Unprotected(std::move(db), ProtectedTables()));
+  }
   auto store = std::make_unique<KeyStore>(std::move(db), std::move(sealer));
   CLOISTER_RETURN_IF_ERROR(store->LoadPendingOwners());
   return store;
@@ -136,7 +135,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(std::string_view url,
 
 Status KeyStore::LoadPendingOwners() {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, db_->Query("SELECT DISTINCT owner FROM keys WHERE owner_username = ''", {}));
+      auto rows, db_->Query("SELECT DISTINCT owner FROM keys_checked WHERE owner_username = ''", {}));
   std::lock_guard lock(meta_mu_);
   for (const auto& row : rows) {
     CLOISTER_ASSIGN_OR_RETURN(std::string owner, row.GetText(0));
@@ -155,7 +154,7 @@ Result<Bytes> KeyStore::SealMaterial(const KeyRecord& key, uint32_t version, con
 Result<std::vector<KeyRecord>> KeyStore::LoadKeys(storage::Executor& ex, std::string_view where,
                                                   std::vector<storage::Value> params) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, ex.Query("SELECT " + std::string(kKeyColumns) + " FROM keys " + std::string(where),
+      auto rows, ex.Query("SELECT " + std::string(kKeyColumns) + " FROM keys_checked " + std::string(where),
                           params));
   std::vector<KeyRecord> out;
   out.reserve(rows.size());
@@ -175,7 +174,7 @@ Result<std::optional<KeyRecord>> KeyStore::LoadKeyByUid(storage::Executor& ex,
 
 Status KeyStore::InsertKey(storage::Executor& ex, const KeyRecord& k) {
   return ex.Execute(
-      "INSERT INTO keys (" + std::string(kKeyColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      "INSERT INTO main.keys (" + std::string(kKeyColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
       {k.uid, k.owner, k.name, k.owner_username, int64_t{k.legacy_name}, int64_t{k.type},
        int64_t{k.exportable}, int64_t{k.allowed}, int64_t{k.state}, int64_t{k.latest_version},
        int64_t{k.min_decryption_version}, k.created_unix, k.deletion_unix});
@@ -186,7 +185,7 @@ Result<bool> KeyStore::UpdateKey(storage::Executor& ex, const KeyRecord& k,
   CLOISTER_ASSIGN_OR_RETURN(
       int64_t changed,
       ex.ExecuteChanges(
-          "UPDATE keys SET owner_username = ?, legacy_name = ?, type = ?, exportable = ?, "
+          "UPDATE main.keys SET owner_username = ?, legacy_name = ?, type = ?, exportable = ?, "
           "allowed_ops = ?, state = ?, latest_version = ?, min_decryption_version = ?, "
           "created_unix = ?, deletion_unix = ? "
           "WHERE uid = ? AND owner = ? AND name = ? AND latest_version = ?",
@@ -201,7 +200,7 @@ Result<std::vector<GrantRecord>> KeyStore::LoadGrants(storage::Executor& ex,
                                                       std::string_view uid) {
   CLOISTER_ASSIGN_OR_RETURN(
       auto rows, ex.Query("SELECT " + std::string(kGrantColumns) +
-                              " FROM grants WHERE key_uid = ? ORDER BY created_unix, grant_id",
+                              " FROM grants_checked WHERE key_uid = ? ORDER BY created_unix, grant_id",
                           {std::string(uid)}));
   std::vector<GrantRecord> out;
   for (const auto& row : rows) {
@@ -212,7 +211,7 @@ Result<std::vector<GrantRecord>> KeyStore::LoadGrants(storage::Executor& ex,
 }
 
 Status KeyStore::InsertGrant(storage::Executor& ex, const GrantRecord& g) {
-  return ex.Execute("INSERT INTO grants (" + std::string(kGrantColumns) + ") VALUES (?,?,?,?,?,?)",
+  return ex.Execute("INSERT INTO main.grants (" + std::string(kGrantColumns) + ") VALUES (?,?,?,?,?,?)",
                     {g.grant_id, g.key_uid, g.grantee, int64_t{g.ops}, g.expires_unix,
                      g.created_unix});
 }
@@ -256,7 +255,7 @@ Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material
       return AlreadyExists("you already have a key named " + k.name, reason::kKeyExists);
     CLOISTER_RETURN_IF_ERROR(InsertKey(tx, k));
     return tx.Execute(
-        "INSERT INTO key_versions (uid, version, sealed, public_spki, created_unix) "
+        "INSERT INTO main.key_versions (uid, version, sealed, public_spki, created_unix) "
         "VALUES (?,?,?,?,?)",
         {k.uid, int64_t{1}, std::move(sealed), std::move(spki), now});
   });
@@ -268,9 +267,9 @@ Result<KeyRecord> KeyStore::Create(const NewKey& nk, const KeyMaterial& material
 Status KeyStore::Purge(const KeyRecord& key) {
   std::lock_guard write(write_mu_);
   Status st = db_->Transaction([&](storage::Tx& tx) -> Status {
-    CLOISTER_RETURN_IF_ERROR(tx.Execute("DELETE FROM keys WHERE uid = ?", {key.uid}));
-    CLOISTER_RETURN_IF_ERROR(tx.Execute("DELETE FROM key_versions WHERE uid = ?", {key.uid}));
-    return tx.Execute("DELETE FROM grants WHERE key_uid = ?", {key.uid});
+    CLOISTER_RETURN_IF_ERROR(tx.Execute("DELETE FROM main.keys WHERE uid = ?", {key.uid}));
+    CLOISTER_RETURN_IF_ERROR(tx.Execute("DELETE FROM main.key_versions WHERE uid = ?", {key.uid}));
+    return tx.Execute("DELETE FROM main.grants WHERE key_uid = ?", {key.uid});
   });
   CLOISTER_RETURN_IF_ERROR(st);
   ForgetKey(key);
@@ -328,7 +327,7 @@ Result<std::vector<KeyRecord>> KeyStore::List(std::string_view user, bool with_g
   std::string where;
   std::vector<storage::Value> params;
   if (!all && with_granted) {
-    where = "WHERE owner = ? OR uid IN (SELECT key_uid FROM grants WHERE grantee = ? AND "
+    where = "WHERE owner = ? OR uid IN (SELECT key_uid FROM grants_checked WHERE grantee = ? AND "
             "(expires_unix = 0 OR expires_unix > ?))";
     params = {std::string(user), std::string(user), now};
   } else if (!all) {
@@ -377,7 +376,7 @@ Status KeyStore::AdoptOwnerUsername(std::string_view owner, std::string_view use
 
 Result<std::vector<VersionRecord>> KeyStore::Versions(const KeyRecord& key) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto rows, db_->Query("SELECT version, created_unix, public_spki FROM key_versions "
+      auto rows, db_->Query("SELECT version, created_unix, public_spki FROM key_versions_checked "
                             "WHERE uid = ? ORDER BY version",
                             {key.uid}));
   std::vector<VersionRecord> out;
@@ -462,7 +461,7 @@ Result<KeyRecord> KeyStore::AddVersion(const KeyRecord& key, const KeyMaterial& 
     CLOISTER_ASSIGN_OR_RETURN(bool ok, UpdateKey(tx, k, key.latest_version));
     if (!ok) return Aborted("key changed concurrently; retry", reason::kConcurrentUpdate);
     CLOISTER_RETURN_IF_ERROR(tx.Execute(
-        "INSERT INTO key_versions (uid, version, sealed, public_spki, created_unix) "
+        "INSERT INTO main.key_versions (uid, version, sealed, public_spki, created_unix) "
         "VALUES (?,?,?,?,?)",
         {key.uid, int64_t{next}, std::move(sealed), std::move(spki), now}));
     out = std::move(k);
@@ -497,7 +496,7 @@ Result<GrantRecord> KeyStore::AddGrant(GrantRecord g) {
 Result<bool> KeyStore::RevokeGrant(const KeyRecord& key, std::string_view grant_id) {
   std::lock_guard write(write_mu_);
   CLOISTER_ASSIGN_OR_RETURN(int64_t n, db_->ExecuteChanges(
-                                           "DELETE FROM grants WHERE key_uid = ? AND grant_id = ?",
+                                           "DELETE FROM main.grants WHERE key_uid = ? AND grant_id = ?",
                                            {key.uid, std::string(grant_id)}));
   std::lock_guard lock(meta_mu_);
   if (auto it = grants_.find(key.uid); it != grants_.end()) grants_.erase(it);
@@ -512,7 +511,7 @@ Result<std::shared_ptr<const KeyMaterial>> KeyStore::Material(const KeyRecord& k
     if (auto it = cache_.find(cache_key); it != cache_.end()) return it->second;
   }
   CLOISTER_ASSIGN_OR_RETURN(auto row,
-                            db_->QueryRow("SELECT sealed FROM key_versions WHERE uid = ? AND "
+                            db_->QueryRow("SELECT sealed FROM key_versions_checked WHERE uid = ? AND "
                                           "version = ?",
                                           {key.uid, int64_t{version}}));
   if (!row)
@@ -533,7 +532,7 @@ Result<crypto::PrivateKey> KeyStore::WrappingKey() {
   std::lock_guard lock(mu_);
   if (wrapping_) return *wrapping_;
   CLOISTER_ASSIGN_OR_RETURN(auto row,
-                            db_->QueryRow("SELECT v FROM vault_meta WHERE k = 'wrapping_key'", {}));
+                            db_->QueryRow("SELECT v FROM vault_meta_checked WHERE k = 'wrapping_key'", {}));
   if (row) {
     CLOISTER_ASSIGN_OR_RETURN(Bytes sealed, row->GetBlob(0));
     CLOISTER_ASSIGN_OR_RETURN(SecretBytes der, sealer_->Unseal(sealed, AsBytes(kWrappingAad)));
@@ -545,7 +544,7 @@ Result<crypto::PrivateKey> KeyStore::WrappingKey() {
   SecretBytes der = k.Pkcs8Der();
   CLOISTER_ASSIGN_OR_RETURN(Bytes sealed, sealer_->Seal(der.view(), AsBytes(kWrappingAad)));
   CLOISTER_RETURN_IF_ERROR(
-      db_->Execute("INSERT INTO vault_meta (k, v) VALUES ('wrapping_key', ?)", {std::move(sealed)}));
+      db_->Execute("INSERT INTO main.vault_meta (k, v) VALUES ('wrapping_key', ?)", {std::move(sealed)}));
   wrapping_ = k;
   return k;
 }
@@ -557,7 +556,7 @@ Result<FileKeyRecord> KeyStore::PutFileKey(std::string_view file_id, std::string
   CLOISTER_ASSIGN_OR_RETURN(r.sealed, sealer_->Seal(key, FileKeyAad(file_id, owner)));
   std::lock_guard write(write_mu_);
   Status st = db_->Execute(
-      "INSERT INTO file_keys (file_id, owner_user_id, sealed, created_unix) VALUES (?,?,?,?)",
+      "INSERT INTO main.file_keys (file_id, owner_user_id, sealed, created_unix) VALUES (?,?,?,?)",
       {r.file_id, r.owner, r.sealed, now});
   // The primary key decides a race between two registrations of one id.
   if (!st.ok() && st.code() == Code::kAlreadyExists)
@@ -568,7 +567,7 @@ Result<FileKeyRecord> KeyStore::PutFileKey(std::string_view file_id, std::string
 
 Result<std::optional<FileKeyRecord>> KeyStore::GetFileKey(std::string_view file_id) {
   CLOISTER_ASSIGN_OR_RETURN(
-      auto row, db_->QueryRow("SELECT file_id, owner_user_id, created_unix, sealed FROM file_keys "
+      auto row, db_->QueryRow("SELECT file_id, owner_user_id, created_unix, sealed FROM file_keys_checked "
                               "WHERE file_id = ?",
                               {std::string(file_id)}));
   if (!row) return std::optional<FileKeyRecord>();
@@ -584,7 +583,7 @@ Result<bool> KeyStore::DeleteFileKey(std::string_view file_id, std::string_view 
   std::lock_guard write(write_mu_);
   CLOISTER_ASSIGN_OR_RETURN(
       int64_t n,
-      db_->ExecuteChanges("DELETE FROM file_keys WHERE file_id = ? AND owner_user_id = ?",
+      db_->ExecuteChanges("DELETE FROM main.file_keys WHERE file_id = ? AND owner_user_id = ?",
                           {std::string(file_id), std::string(owner)}));
   return n > 0;
 }

@@ -59,6 +59,8 @@
 #include <string>
 #include <vector>
 
+#include "attestation/sealer.h"
+#include "services/common/row_integrity.h"
 #include "attestation/platform/platform_client.h"
 #include "services/keyvault/key_ops.h"
 #include "storage/engine.h"
@@ -77,38 +79,11 @@ inline constexpr const char* kConcurrentUpdate = "KEY_CONCURRENT_UPDATE";
 inline constexpr const char* kFileKeyExists = "FILE_KEY_EXISTS";
 }  // namespace reason
 
-// Seals and unseals key material. The production one is PlatformSealer;
-// tests and benches use AeadSealer with a key they hold.
-class Sealer {
- public:
-  virtual ~Sealer() = default;
-  virtual Result<Bytes> Seal(ByteView plaintext, ByteView aad) = 0;
-  // DataLoss [SEAL_AUTH_FAILED] when the blob was not sealed by this sealer.
-  virtual Result<SecretBytes> Unseal(ByteView blob, ByteView aad) = 0;
-};
-
-// MRENCLAVE sealing through the node's platform daemon (attestation/sealing.h).
-class PlatformSealer final : public Sealer {
- public:
-  // `client` must outlive the sealer.
-  explicit PlatformSealer(attestation::PlatformClient* client) : client_(client) {}
-  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override;
-  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override;
-
- private:
-  attestation::PlatformClient* client_;
-};
-
-// AES-256-GCM under a caller-held key (unit tests, in-process bench).
-class AeadSealer final : public Sealer {
- public:
-  explicit AeadSealer(SecretBytes key) : key_(std::move(key)) {}
-  Result<Bytes> Seal(ByteView plaintext, ByteView aad) override;
-  Result<SecretBytes> Unseal(ByteView blob, ByteView aad) override;
-
- private:
-  SecretBytes key_;
-};
+// Key material is sealed with the one sealing interface (attestation/sealer.h):
+// PlatformSealer (MRSIGNER) in the service, AeadSealer in tests and benches.
+using attestation::AeadSealer;
+using attestation::PlatformSealer;
+using attestation::Sealer;
 
 struct KeyRecord {
   std::string name;  // inside its owner's namespace: [A-Za-z0-9._-]{1,64}
@@ -167,7 +142,13 @@ struct NewKey {
 
 class KeyStore {
  public:
-  static Result<std::unique_ptr<KeyStore>> Open(std::string_view url, std::unique_ptr<Sealer> sealer);
+  // With `integrity` (the service always; unit tests may omit it) the rows
+  // of ProtectedTables() are MACed and checked and rollback is detected
+  // (services/common/row_integrity.h). Writes name tables as main.<table>.
+  static Result<std::unique_ptr<KeyStore>> Open(
+      std::string_view url, std::unique_ptr<Sealer> sealer,
+      const services::RowIntegrity::Config* integrity = nullptr);
+  static const std::vector<services::ProtectedTable>& ProtectedTables();
 
   // AlreadyExists [KEY_ALREADY_EXISTS] if the owner already has a key of
   // that name (other owners' keys of that name do not matter).

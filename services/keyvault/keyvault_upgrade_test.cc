@@ -153,12 +153,17 @@ TEST_F(KeyVaultUpgradeTest, UpgradeOpensOldMaterialDowngradeDoesNot) {
   EXPECT_EQ(*up, "sealed before the upgrade");
   kv_.reset();
 
-  // v1 (svn 1) on the same store: the platform refuses it the svn-2 key.
-  StartVault(v1_, node_->dir() + "/kv-v1-data", db);
-  auto down = Decrypt(er.ciphertext());
-  ASSERT_FALSE(down.ok());
-  EXPECT_EQ(down.error().reason(), "SEAL_SVN_TOO_HIGH") << down.error().ToString();
-  kv_.reset();
+  // v1 (svn 1) on the same store: the platform refuses it the svn-2 keys.
+  // Since the store's rows are MACed under an MRSIGNER-sealed key (row
+  // integrity), the refusal comes at start, before any request: v1 cannot
+  // open the store at all.
+  auto down = RunProcess({v1_, "--trust", node_->trust_path(), "--data-dir",
+                          node_->dir() + "/kv-v1-data", "--port-file",
+                          node_->dir() + "/kv-v1.port", "--auth-addr", auth_->address(), "--db", db},
+                         30s);
+  ASSERT_TRUE(down.ok());
+  EXPECT_EQ(down->exit_code, 2) << down->err;
+  EXPECT_NE(down->err.find("SEAL_SVN_TOO_HIGH"), std::string::npos) << down->err;
 }
 
 TEST_F(KeyVaultUpgradeTest, ReleaseBelowManifestMinimumRefusesToRun) {

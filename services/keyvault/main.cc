@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   services::ServiceRunner runner("keyvault");
   std::string db_url;
   runner.app().add_option("--db", db_url, "storage URL (default sqlite:///<data-dir>/keyvault.db)");
+  std::string accept_restore_file;
+  runner.app().add_option("--accept-restore-file", accept_restore_file,
+                          "if this file exists, accept a database older than the platform "
+                          "counter once, then delete the file (cloister cluster accept-restore)");
   if (int rc = runner.ParseFlags(argc, argv); rc >= 0) return rc;
   auto* enclave = runner.StartEnclave();
   if (enclave == nullptr) return 2;
@@ -27,13 +31,21 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(runner.data_dir(), ec);
     db_url = "sqlite://" + std::filesystem::absolute(runner.data_dir() + "/keyvault.db").string();
   }
+  // Key rows and grants are MACed under a sealed key and the database's
+  // version is kept in a platform counter (services/common/row_integrity.h).
+  attestation::PlatformSealer integrity_sealer(&enclave->platform());
+  const std::string& cluster_id = enclave->trust().manifest.body().cluster_id();
+  services::RowIntegrity::Config integrity{&integrity_sealer, &enclave->platform(),
+                                           services::IntegrityCounterName("keyvault", cluster_id),
+                                           services::AcceptRestoreRequested(accept_restore_file)};
   auto store = keyvault_store::KeyStore::Open(
-      db_url, std::make_unique<keyvault_store::PlatformSealer>(&enclave->platform()));
+      db_url, std::make_unique<keyvault_store::PlatformSealer>(&enclave->platform()), &integrity);
   if (!store.ok()) {
     std::cerr << "cloister-keyvault: cannot open the key store: " << store.error().ToString()
               << std::endl;
     return 2;
   }
+  services::AcceptRestoreDone(accept_restore_file, integrity);
   services::GrantVerifier verifier(enclave, audit, runner.FollowAuth());
   // Task grants (cloister-tasks' signature over what a claimed task may
   // read and write) for the execution enclave's file-key calls.

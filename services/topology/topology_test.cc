@@ -87,6 +87,34 @@ TEST(MethodTableTest, StreamingDirectionsComeFromTheProto) {
   EXPECT_FALSE(t.FindPublic("Login")->client_streaming || t.FindPublic("Login")->server_streaming);
 }
 
+// Issue 11: each RPC's request cap is its (cloister.options.rule)
+// .max_request_bytes, 1 MiB when unset; a cap of 0 or above gRPC's message
+// limit is refused.
+TEST(MethodTableTest, RequestCapsComeFromTheProtoWithADefault) {
+  const auto& t = rpc::MethodTable::Get();
+  EXPECT_EQ(t.FindPublic("Login")->max_request_bytes, 4096u);
+  EXPECT_EQ(t.FindPublic("WhoAmI")->max_request_bytes, rpc::kDefaultMaxRequestBytes);
+  EXPECT_EQ(t.FindPublic("Call")->max_request_bytes, size_t{64} << 20);
+  EXPECT_EQ(t.FindPublic("UploadChunks")->max_request_bytes, size_t{8} << 20);
+  EXPECT_EQ(t.Find("/cloister.api.Auth/TokenKeys")->max_request_bytes,
+            rpc::kDefaultMaxRequestBytes);
+  EXPECT_EQ(t.LargestRequestServedBy("exec"), size_t{64} << 20);
+  EXPECT_EQ(t.LargestRequestServedBy("storage"), size_t{8} << 20);
+  for (const auto& m : t.all()) {
+    EXPECT_GT(m.max_request_bytes, 0u) << m.full_method;
+    EXPECT_LE(m.max_request_bytes, rpc::kMaxRequestBytesCeiling) << m.full_method;
+  }
+  rpc::MethodEntry e;
+  e.full_method = "/a.A/Foo";
+  e.name = "Foo";
+  e.backend = "auth";
+  EXPECT_EQ(rpc::MethodTable::Check({e}), "");
+  e.max_request_bytes = 0;
+  EXPECT_NE(rpc::MethodTable::Check({e}), "");
+  e.max_request_bytes = rpc::kMaxRequestBytesCeiling + 1;
+  EXPECT_NE(rpc::MethodTable::Check({e}), "");
+}
+
 TEST(MethodTableTest, RulesRefuseAmbiguousOrBrokenTables) {
   EXPECT_EQ(rpc::MethodTable::Check(rpc::GeneratedMethods()), "");
   auto entry = [](std::string path, std::string name, bool internal) {

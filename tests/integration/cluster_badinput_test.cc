@@ -20,6 +20,7 @@
 #include "sdk/cloister_client.h"
 #include "services/topology/service_spec.h"
 #include "tests/integration/cluster_fixture.h"
+#include "tests/support/public_error.h"
 
 namespace cloister::testing {
 namespace {
@@ -70,6 +71,8 @@ class ClusterBadInputTest : public ::testing::Test {
                    });
     std::unique_lock<std::mutex> l(mu);
     cv.wait(l, [&] { return done; });
+    // Issue 11, must-be-true 7: every refusal here is a public error.
+    EXPECT_EQ(PublicErrorProblem(result, {cluster_->home()}), "") << method;
     return result;
   }
 
@@ -138,6 +141,7 @@ TEST_F(ClusterBadInputTest, EveryPublicMethodIsForwardedServedPolicedAndAudited)
     grpc::Status st = done.get_future().get();
     EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << m.full_method;
     EXPECT_EQ(st.error_details(), "METHOD_UNKNOWN") << m.full_method;
+    EXPECT_EQ(PublicErrorProblem(st, {cluster_->home()}), "") << m.full_method;
   }
   auto audit = cluster_->CliJson({"audit", "show", "--service", "gateway"});
   ASSERT_TRUE(audit.is_array()) << audit.dump();
@@ -254,6 +258,7 @@ TEST_F(ClusterBadInputTest, LargeRequestsNeedAVerifiedCredentialFirst) {
                    [&](grpc::Status st) { done.set_value(std::move(st)); });
     grpc::Status forged = done.get_future().get();
     EXPECT_EQ(forged.error_code(), grpc::StatusCode::UNAUTHENTICATED) << forged.error_message();
+    EXPECT_EQ(PublicErrorProblem(forged), "");
   }
   // A signed-in user may still send it.
   grpc::Status ok = Raw("Call", big.SerializeAsString());
@@ -273,6 +278,7 @@ TEST_F(ClusterBadInputTest, NoTokenAndGarbageTokenRefused) {
     api::ListUsersResponse resp;
     grpc::Status st = stub2->ListUsers(&ctx, req, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << header.substr(0, 20);
+    EXPECT_EQ(PublicErrorProblem(st), "") << header.substr(0, 20);
   }
   ExpectClusterHealthy();
 }

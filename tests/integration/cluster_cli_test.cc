@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "services/topology/service_spec.h"
 #include "tests/integration/cluster_fixture.h"
+#include "tests/support/public_error.h"
 
 namespace cloister::testing {
 namespace {
@@ -110,6 +111,7 @@ TEST_F(ClusterCliTest, WrongPasswordFailsClearly) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(wrong), std::string::npos);
+  EXPECT_EQ(InternalDetailText(r.err), "") << r.err;  // issue 11
 }
 
 TEST_F(ClusterCliTest, AttestGatewayAcceptsAndExports) {

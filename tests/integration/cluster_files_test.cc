@@ -27,6 +27,7 @@
 #include "sdk/cloister_client.h"
 #include "sdk/files_client.h"
 #include "tests/integration/cluster_fixture.h"
+#include "tests/support/public_error.h"
 
 namespace cloister::testing {
 namespace {
@@ -183,7 +184,10 @@ class ClusterFilesTest : public ::testing::Test {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     ctx.AddMetadata("authorization", "Bearer " + token);
-    return fn(&ctx, req, resp);
+    grpc::Status st = fn(&ctx, req, resp);
+    // Issue 11, must-be-true 7: every refusal here is a public error.
+    EXPECT_EQ(PublicErrorProblem(st, {cluster_->home()}), "");
+    return st;
   }
 
   // Raw messages on a streaming method through the gateway: each string is
@@ -221,6 +225,7 @@ class ClusterFilesTest : public ::testing::Test {
     cq.Shutdown();
     while (cq.Next(&tag, &ok)) {
     }
+    EXPECT_EQ(PublicErrorProblem(st, {cluster_->home()}), "") << method;
     return st;
   }
 
@@ -408,6 +413,8 @@ TEST_F(ClusterFilesTest, TamperedCiphertextFailsByNameAndLeavesNoOutput) {
     const std::string out = Scratch("tampered.out");
     Status st = alice.files->Download(up->file_id(), out);
     EXPECT_FALSE(st.ok());
+    // The SDK names the caller's own output path; the rest is the server's.
+    EXPECT_EQ(PublicErrorProblem(WithoutClientText(st, out), {cluster_->home()}), "");
     if (tc.reason != nullptr) {
       EXPECT_EQ(st.error().reason(), tc.reason) << st.ToString();
     } else {
@@ -437,6 +444,11 @@ TEST_F(ClusterFilesTest, OtherUsersCannotSeeOrTouchAFileAdminMayOnlyDelete) {
     ASSERT_FALSE(none.ok());
     EXPECT_EQ(mine.error().code(), none.error().code());
     EXPECT_EQ(mine.error().reason(), none.error().reason());
+    // (A download's error names the caller's own output path.)
+    EXPECT_EQ(PublicErrorProblem(WithoutClientText(mine, Scratch("stolen")), {cluster_->home()}),
+              "");
+    EXPECT_EQ(PublicErrorProblem(WithoutClientText(none, Scratch("stolen")), {cluster_->home()}),
+              "");
     std::string a = mine.error().message(), b = none.error().message();
     for (auto* s : {&a, &b}) {
       for (const std::string& x : {id, absent})
@@ -622,7 +634,9 @@ TEST_F(ClusterFilesTest, QuotaExceededIsRefusedByNameAndStoresNothing) {
   auto over = carol.files->Upload(in);
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.error().code(), Code::kResourceExhausted);
-  EXPECT_EQ(over.error().reason(), "QUOTA_FILES_EXCEEDED") << over.error().ToString();
+  // (The SDK names the caller's own input path; the rest is the server's.)
+  EXPECT_EQ(PublicReason(WithoutClientText(over.status(), in)), "QUOTA_FILES_EXCEEDED")
+      << over.error().ToString();
   auto listed = carol.files->ListAll();
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->size(), ids.size()) << "a refused upload stored something";

@@ -1,6 +1,9 @@
 // ClusterFixture: a real cluster through the CLI; see cluster_fixture.h.
 #include "tests/integration/cluster_fixture.h"
 
+#include <cstdlib>
+#include <filesystem>
+
 #include <charconv>
 
 #include "common/fs.h"
@@ -11,6 +14,16 @@ ClusterFixture::ClusterFixture() : home_(dir_ / "home") {}
 
 ClusterFixture::~ClusterFixture() {
   if (started_) (void)Down();
+  // CLOISTER_TEST_KEEP_LOGS=DIR: keep the cluster home (logs, databases) of a run
+  // (the cluster's home is a temporary directory removed with the fixture).
+  if (const char* keep = std::getenv("CLOISTER_TEST_KEEP_LOGS"); keep != nullptr && *keep) {
+    std::error_code ec;
+    std::filesystem::create_directories(keep, ec);
+    std::filesystem::copy(home_, keep,
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing,
+                          ec);
+  }
 }
 
 RunResult ClusterFixture::Cli(const std::vector<std::string>& args, const std::string* stdin_text,

@@ -6,6 +6,7 @@
 
 #include "sdk/cloister_client.h"
 #include "tests/integration/cluster_fixture.h"
+#include "tests/support/public_error.h"
 
 namespace cloister::testing {
 namespace {
@@ -89,6 +90,7 @@ TEST_F(ClusterSdkTest, WrongPasswordIsUnauthenticated) {
   auto r = client->Login("alice", "not the password at all");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), Code::kUnauthenticated);
+  EXPECT_EQ(PublicErrorProblem(r.error()), "");
   // The password never appears in what the client is told.
   EXPECT_EQ(r.error().ToString().find("not the password"), std::string::npos);
 }
@@ -98,7 +100,7 @@ TEST_F(ClusterSdkTest, CallsWithoutLoginAreRefusedLocally) {
   ASSERT_NE(client, nullptr);
   auto r = client->Call("echo", sdk::StringArguments{}, {{"data", "x"}});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().reason(), sdk::kNotLoggedIn);
+  EXPECT_EQ(PublicReason(r), sdk::kNotLoggedIn);
 }
 
 TEST_F(ClusterSdkTest, UserCannotAdministerUsers) {
@@ -108,6 +110,7 @@ TEST_F(ClusterSdkTest, UserCannotAdministerUsers) {
   auto r = client->CreateUser("mallory", "a long enough password");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), Code::kPermissionDenied) << r.error().ToString();
+  EXPECT_EQ(PublicErrorProblem(r.error()), "");
 }
 
 TEST_F(ClusterSdkTest, GatewayOfAnotherTrustRootIsRefusedBeforeAnyCredential) {

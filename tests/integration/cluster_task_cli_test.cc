@@ -29,6 +29,7 @@
 #include "functions/gbdt/gbdt_functions.h"
 #include "functions/runtime.h"
 #include "tests/integration/cluster_fixture.h"
+#include "tests/support/public_error.h"
 
 namespace cloister::testing {
 namespace {
@@ -289,6 +290,7 @@ TEST_F(ClusterTaskCliTest, ThreeJobsOfTheDemoThroughTheCli) {
     RunResult r = Run(bank, {"task", "assign", psi_task, "set.insurer", bank_file});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("NOT_SLOT_OWNER"), std::string::npos) << r.err;
+    EXPECT_EQ(InternalDetailText(r.err), "") << r.err;  // issue 11
   }
   Ok(insurer, {"task", "assign", psi_task, "set.insurer", ins_file});
   {
@@ -306,14 +308,17 @@ TEST_F(ClusterTaskCliTest, ThreeJobsOfTheDemoThroughTheCli) {
         Run(insurer, {"task", "approve", psi_task, "--digest", std::string(64, '0')});
     EXPECT_EQ(stale.exit_code, 1);
     EXPECT_NE(stale.err.find("DIGEST_STALE"), std::string::npos) << stale.err;
+    EXPECT_EQ(InternalDetailText(stale.err), "") << stale.err;  // issue 11
     // Invoking before every approval: refused with what is missing.
     RunResult early = Run(insurer, {"task", "invoke", psi_task});
     EXPECT_EQ(early.exit_code, 1);
     EXPECT_NE(early.err.find("APPROVALS_MISSING"), std::string::npos) << early.err;
+    EXPECT_EQ(InternalDetailText(early.err), "") << early.err;  // issue 11
     // A user outside the task learns nothing, not even that it exists.
     RunResult outsider = Run(P("mallory"), {"task", "show", psi_task});
     EXPECT_EQ(outsider.exit_code, 1);
     EXPECT_NE(outsider.err.find("TASK_NOT_FOUND"), std::string::npos) << outsider.err;
+    EXPECT_EQ(InternalDetailText(outsider.err), "") << outsider.err;  // issue 11
   }
   // The bank names the digest; the insurer approves the digest shown (--yes).
   Ok(bank, {"task", "approve", psi_task, "--digest", S(Show(bank, psi_task), "digest")});
@@ -522,9 +527,11 @@ TEST_F(ClusterTaskCliTest, FunctionCommandsListShowDisableAndExplainMistakes) {
                    dir + "/f.spec.json"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("LUA_SYNTAX_ERROR"), std::string::npos) << r.err;
+    EXPECT_EQ(InternalDetailText(r.err), "") << r.err;  // issue 11
     r = Run(bank, {"function", "register", "--builtin", "no_such_builtin"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("BUILTIN_UNKNOWN"), std::string::npos) << r.err;
+    EXPECT_EQ(InternalDetailText(r.err), "") << r.err;  // issue 11
   }
   const std::string dir = cluster_->scratch() + "/badspec";
   const json v1 = Register(bank, {"--lua", dir + "/f.lua", "--description", "first"});

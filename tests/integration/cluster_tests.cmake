@@ -64,6 +64,26 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
   add_test(NAME cluster_apikey_test COMMAND cluster_apikey_test)
   set_tests_properties(cluster_apikey_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
 
+  # Bad-credential floods (issue 11, must-be-true 3): one source's flood,
+  # through a relay from 127.0.0.2, is refused before authentication,
+  # costs no synced write per request and locks nobody out.
+  add_executable(cluster_flood_test cluster_flood_test.cc)
+  target_link_libraries(cluster_flood_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_storage GTest::gtest_main)
+  add_dependencies(cluster_flood_test cluster)
+  add_test(NAME cluster_flood_test COMMAND cluster_flood_test)
+  set_tests_properties(cluster_flood_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+
+  # Data at rest (issue 11, must-be-true 5): rows edited in the SQLite
+  # files, a planted trigger, a removed row, an older copy restored.
+  add_executable(cluster_integrity_test cluster_integrity_test.cc)
+  target_link_libraries(cluster_integrity_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_storage GTest::gtest_main)
+  add_dependencies(cluster_integrity_test cluster)
+  add_test(NAME cluster_integrity_test COMMAND cluster_integrity_test)
+  set_tests_properties(cluster_integrity_test PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 400)
+
   # A tamper-evident audit trail (issue 11, must-be-true 1): the real
   # files edited, cut and rewritten, each named by `cloister audit verify`.
   add_executable(cluster_audit_test cluster_audit_test.cc)
@@ -72,6 +92,17 @@ if(TARGET cloister AND TARGET cloister-gateway AND TARGET cloister-auth
   add_dependencies(cluster_audit_test cluster)
   add_test(NAME cluster_audit_test COMMAND cluster_audit_test)
   set_tests_properties(cluster_audit_test PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
+
+  # Anonymous memory exhaustion (issue 11, must-be-true 4): a flood of
+  # oversized requests is refused early and the gateway's peak RSS stays
+  # under the bound the test states (docs/operations.md, Resource bounds).
+  add_executable(cluster_memory_test cluster_memory_test.cc)
+  target_link_libraries(cluster_memory_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_gateway GTest::gtest_main)
+  add_dependencies(cluster_memory_test cluster)
+  add_test(NAME cluster_memory_test COMMAND cluster_memory_test)
+  set_tests_properties(cluster_memory_test PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 300)
 
   # The Python test needs python3-grpcio + python3-protobuf (Debian): pick
   # the first interpreter that can import them (a pyenv shim may not).
@@ -153,6 +184,15 @@ if(TARGET cloister AND TARGET cloister-tasks AND TARGET cloister_cluster_fixture
   add_test(NAME two_party_journey_example
            COMMAND cluster_task_jobs_test --gtest_filter=TwoPartyJourneyExample.*)
   set_tests_properties(two_party_journey_example PROPERTIES LABELS integration RUN_SERIAL TRUE
+                       TIMEOUT 600)
+
+  # Issue 11, must-be-true 7: the leak-prone error paths provoked on purpose.
+  add_executable(cluster_error_text_test cluster_error_text_test.cc)
+  target_link_libraries(cluster_error_text_test PRIVATE cloister_cluster_fixture cloister_sdk
+                        cloister_attestation cloister_method_table GTest::gtest_main)
+  add_dependencies(cluster_error_text_test cluster)
+  add_test(NAME cluster_error_text_test COMMAND cluster_error_text_test)
+  set_tests_properties(cluster_error_text_test PROPERTIES LABELS integration RUN_SERIAL TRUE
                        TIMEOUT 600)
 
   add_executable(cluster_task_refusals_test cluster_task_refusals_test.cc)

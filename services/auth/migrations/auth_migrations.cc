@@ -93,6 +93,25 @@ ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 UPDATE api_keys SET expires_unix = created_unix + 31536000 WHERE expires_unix = 0;
 CREATE INDEX api_keys_user ON api_keys(user_id);
 )sql"},
+    // Issue 11: a per-username counter let anyone lock anyone out, the
+    // admin included, by failing from anywhere. Failures now count per
+    // (username, client source) — the source the gateway signed into the
+    // grant — so a stranger's failures slow only the stranger's pair. The
+    // old per-username rows are dropped, not carried over: they hold locks
+    // strangers may have set, and no source to attach them to; the worst a
+    // dropped row gives an attacker is the fresh allowance (5 failures,
+    // then doubling waits) any new source gets anyway.
+    {3, "login throttle per (username, client source)", R"sql(
+CREATE TABLE login_throttle_by_source (
+  username        TEXT NOT NULL,
+  source          TEXT NOT NULL,   -- AccessGrant.client_source; '' = no public client
+  failures        INTEGER NOT NULL,
+  locked_until_ms INTEGER NOT NULL,
+  last_failure_ms INTEGER NOT NULL,
+  PRIMARY KEY (username, source)
+);
+DROP TABLE login_throttle;
+)sql"},
 };
 
 }  // namespace
