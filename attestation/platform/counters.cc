@@ -125,11 +125,11 @@ Result<CounterTable::Map> CounterTable::Parse(std::string_view text) {
   return out;
 }
 
-CounterTable::CounterTable(std::string path, Map counters, size_t total)
+CounterTable::CounterTable(Key, std::string path, Map counters, size_t total)
     : path_(std::move(path)), counters_(std::move(counters)), total_(total) {}
 
 std::unique_ptr<CounterTable> CounterTable::InMemory() {
-  return std::unique_ptr<CounterTable>(new CounterTable("", {}, 0));
+  return std::make_unique<CounterTable>(Key(), "", Map{}, 0);
 }
 
 Result<std::unique_ptr<CounterTable>> CounterTable::Open(const std::string& path) {
@@ -151,7 +151,7 @@ Result<std::unique_ptr<CounterTable>> CounterTable::Open(const std::string& path
   }
   size_t total = 0;
   for (const auto& [owner, names] : counters) total += names.size();
-  return std::unique_ptr<CounterTable>(new CounterTable(path, std::move(counters), total));
+  return std::make_unique<CounterTable>(Key(), path, std::move(counters), total);
 }
 
 Result<uint64_t> CounterTable::Read(const CounterOwner& owner, std::string_view name) const {

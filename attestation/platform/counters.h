@@ -86,7 +86,14 @@ class CounterTable {
   uint64_t writes() const;
 
  private:
-  CounterTable(std::string path, Map counters, size_t total);
+  struct Key {  // only Open() and InMemory() make tables
+    explicit Key() = default;
+  };
+
+ public:
+  CounterTable(Key, std::string path, Map counters, size_t total);
+
+ private:
 
   const std::string path_;  // "" = in memory only
   mutable std::mutex mu_;
