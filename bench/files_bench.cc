@@ -102,22 +102,10 @@ double CpuSeconds(int pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// This process and its children (the cluster's services), by name.
-std::vector<std::pair<std::string, int>> ClusterProcesses() {
+// This process and the cluster's services (from their pid files), by name.
+std::vector<std::pair<std::string, int>> ClusterProcesses(const testing::GatewayCluster& cluster) {
   std::vector<std::pair<std::string, int>> out = {{"client (SDK)", getpid()}};
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const size_t open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string state;
-    int ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == getpid()) out.emplace_back(stat.substr(open + 1, close - open - 1), std::stoi(name));
-  }
+  for (const auto& [name, pid] : cluster.ServicePids()) out.emplace_back("cloister-" + name, pid);
   return out;
 }
 
@@ -175,7 +163,7 @@ int main(int argc, char** argv) {
   const double size_mib = static_cast<double>(mib);
 
   double best_aes = 1e9, best_disk = 1e9, best_up = 1e9, best_down = 1e9;
-  const auto procs = ClusterProcesses();
+  const auto procs = ClusterProcesses(cluster);
   for (int r = 0; r < rounds; ++r) {
     best_aes = std::min(best_aes, AesSeconds(plain));
     best_disk = std::min(best_disk, DiskSeconds(plain, copy));

@@ -3,7 +3,10 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <initializer_list>
+#include <utility>
 
 #include "cli/output.h"
 #include "common/config.h"
@@ -96,6 +99,18 @@ std::string ClusterConfig::Address(const std::string& name) const {
   return it == listen.end() ? "" : it->second;
 }
 
+namespace {
+
+// A section's integer settings in cluster.toml: one `key = N` line each.
+std::string IntSettings(std::initializer_list<std::pair<const char*, int64_t>> settings) {
+  std::string out;
+  for (const auto& [key, value] : settings)
+    out += std::string(key) + " = " + std::to_string(value) + "\n";
+  return out;
+}
+
+}  // namespace
+
 Status ClusterConfig::Save(const std::string& path) const {
   std::string t;
   t += "# Cloister single-node cluster (written by `cloister cluster init`).\n";
@@ -115,26 +130,26 @@ Status ClusterConfig::Save(const std::string& path) const {
     if (it == listen.end()) continue;
     t += "[" + it->first + "]\nlisten = \"" + it->second + "\"\n";
     if (it->first == "auth")
-      t += "# access token lifetime in seconds (30 .. 86400)\ntoken_lifetime_s = " +
-           std::to_string(auth_token_lifetime_s) + "\n" +
-           "# API keys: lifetime when none is asked, and the longest granted (seconds)\n"
-           "api_key_default_expiry_s = " + std::to_string(auth_api_key_default_expiry_s) +
-           "\napi_key_max_expiry_s = " + std::to_string(auth_api_key_max_expiry_s) + "\n";
+      t += "# access token lifetime in seconds (30 .. 86400)\n" +
+           IntSettings({{"token_lifetime_s", auth_token_lifetime_s}}) +
+           "# API keys: lifetime when none is asked, and the longest granted (seconds)\n" +
+           IntSettings({{"api_key_default_expiry_s", auth_api_key_default_expiry_s},
+                        {"api_key_max_expiry_s", auth_api_key_max_expiry_s}});
     if (it->first == "storage")
       t += "# per-user quota (ciphertext bytes, files) and how long an unfinished\n"
-           "# upload is kept before it is collected (seconds)\n"
-           "quota_bytes = " + std::to_string(storage_quota_bytes) + "\nquota_files = " +
-           std::to_string(storage_quota_files) + "\nupload_ttl_s = " +
-           std::to_string(storage_upload_ttl_s) + "\n";
+           "# upload is kept before it is collected (seconds)\n" +
+           IntSettings({{"quota_bytes", storage_quota_bytes},
+                        {"quota_files", storage_quota_files},
+                        {"upload_ttl_s", storage_upload_ttl_s}});
     if (it->first == "tasks")
       t += "# a claimed task's lease (ms; heartbeats renew it), claims per task before\n"
-           "# an expired lease fails it, and the wait before the first retry (ms)\n"
-           "lease_ms = " + std::to_string(tasks_lease_ms) + "\nmax_attempts = " +
-           std::to_string(tasks_max_attempts) + "\nbackoff_ms = " +
-           std::to_string(tasks_backoff_ms) + "\n";
+           "# an expired lease fails it, and the wait before the first retry (ms)\n" +
+           IntSettings({{"lease_ms", tasks_lease_ms},
+                        {"max_attempts", tasks_max_attempts},
+                        {"backoff_ms", tasks_backoff_ms}});
     if (it->first == "exec")
-      t += "# tasks this execution enclave runs at once (0: it runs no tasks)\n"
-           "task_workers = " + std::to_string(exec_task_workers) + "\n";
+      t += "# tasks this execution enclave runs at once (0: it runs no tasks)\n" +
+           IntSettings({{"task_workers", exec_task_workers}});
     t += "\n";
   }
   return WriteFileAtomic(path, t, 0644);

@@ -2,8 +2,8 @@
 // a Lua function's spec file as the tasks service takes it, `--arg k=v`
 // typed by the function's spec, `--input SLOT=USER` / `--output
 // SLOT=USER[,USER]` bindings, and how functions, tasks and task events are
-// shown (--json objects and text for people). Unit-tested in
-// task_format_test.cc.
+// shown (--json objects and text for people). Defined in task_spec_file.cc,
+// task_args.cc and task_display.cc; unit-tested in task_format_test.cc.
 //
 //   CLOISTER_ASSIGN_OR_RETURN(SpecFile s, ParseSpecFile(json_text));
 //   CLOISTER_ASSIGN_OR_RETURN(sdk::Arguments a, ParseTaskArgs(fn.spec(), {"top=10"}));

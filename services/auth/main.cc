@@ -6,7 +6,6 @@
 //   --api-key-default-expiry-s SECONDS    API key lifetime when none is asked (default 90 days)
 //   --api-key-max-expiry-s SECONDS        longest API key lifetime (default 365 days)
 //   --rotate-signing-key                  start with a fresh token signing key
-#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -99,13 +98,14 @@ int main(int argc, char** argv) {
   auto* enclave = runner.StartEnclave();
   if (enclave == nullptr) return 2;
 
-  std::error_code ec;
-  std::string data_dir = std::filesystem::absolute(runner.data_dir(), ec).string();
-  if (ec || !cloister::MakeDirs(data_dir, 0700).ok()) {
-    std::cerr << "cloister-auth: cannot use data dir " << runner.data_dir() << std::endl;
+  // The data dir is made here even with --db elsewhere: the audit trail
+  // and the accept-restore file live in it.
+  auto default_db = runner.DefaultDbUrl();
+  if (!default_db.ok()) {
+    std::cerr << "cloister-auth: " << default_db.error().ToString() << std::endl;
     return 2;
   }
-  if (db_url.empty()) db_url = "sqlite://" + data_dir + "/auth.db";
+  if (db_url.empty()) db_url = *std::move(default_db);
   // Rows that decide identity and access are MACed under a sealed key and
   // the database's version is kept in a platform counter (row_integrity.h).
   cloister::attestation::PlatformSealer sealer(&enclave->platform());

@@ -4,6 +4,7 @@
 #include <grpcpp/resource_quota.h>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -69,6 +70,19 @@ ServiceRunner::ServiceRunner(std::string role)
                       "cloister-" + peer + " address (host:port)")
           ->required();
   }
+}
+
+Result<std::string> ServiceRunner::DefaultDbUrl() const {
+  const topology::ServiceSpec* spec = topology::FindService(role_);
+  if (spec == nullptr || spec->storage.empty()) {
+    std::cerr << "cloister-" << role_ << ": the topology gives this service no storage" << std::endl;
+    std::abort();
+  }
+  std::error_code ec;
+  std::string dir = std::filesystem::absolute(data_dir_, ec).string();
+  if (ec) return InvalidArgument("cannot use data dir " + data_dir_ + ": " + ec.message());
+  CLOISTER_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  return "sqlite://" + dir + "/" + std::string(spec->storage);
 }
 
 std::shared_ptr<grpc::Channel> ServiceRunner::PeerChannel(const std::string& peer) {

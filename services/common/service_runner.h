@@ -92,6 +92,11 @@ class ServiceRunner {
   const IdentityVerifier* FollowAuth();
 
   const std::string& data_dir() const { return data_dir_; }
+  // "sqlite://<absolute data dir>/<the topology's storage file>" (e.g.
+  // auth.db), the database a service opens when no --db is given; creates
+  // the data dir (0700). An error if the dir cannot be made; aborts if the
+  // topology gives this role no storage (a programming error).
+  Result<std::string> DefaultDbUrl() const;
   const std::string& role() const { return role_; }
   attestation::Enclave* enclave() { return enclave_.get(); }
   AuditLog* audit() { return audit_.get(); }

@@ -1,4 +1,6 @@
-// Running one task lease; see task_runner.h.
+// Running one task lease; see task_runner.h. Failures and their messages
+// are in task_failures.cc, input decryption and output encryption in
+// task_crypto.cc.
 #include "services/exec/task_runner.h"
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "common/secret.h"
 #include "files/file_stream.h"
 #include "functions/lua/lua_function.h"
+#include "services/exec/task_failures_detail.h"
 #include "services/exec/task_lease.h"
 
 namespace cloister::exec {
@@ -24,9 +27,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+using detail::Capped;
+using detail::IsReason;
+using detail::IsTransient;
+
 constexpr const char* kLeaseLost = "LEASE_LOST";
 constexpr const char* kTaskCanceled = "TASK_CANCELED";
-constexpr const char* kGrantExpired = "TASK_GRANT_EXPIRED";
 constexpr size_t kMaxOwnersPerSlot = 64;
 constexpr int kMaxSlots = 1024;
 constexpr milliseconds kMaxHeartbeatInterval{60'000};
@@ -38,75 +44,13 @@ int64_t WallMs() {
       .count();
 }
 
-bool IsReason(std::string_view r) {
-  if (r.empty() || r.size() > 64) return false;
-  for (char c : r)
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
-
-// What cloister-tasks accepts as a failure message (its CheckText): UTF-8
-// without control characters but \n and \t, at most
-// kMaxFailureMessageBytes. A function's error text is arbitrary bytes; were
-// it passed as is, FailTask would be refused and the task would loop on
-// lease expiry until ATTEMPTS_EXHAUSTED, losing the real reason. Invalid
-// sequences and control bytes become '?'; the cut falls between characters.
-std::string Capped(std::string_view s) { return SanitizeFailureMessage(s); }
-
-}  // namespace
-
-std::string SanitizeFailureMessage(std::string_view s) {
-  std::string out;
-  out.reserve(std::min(s.size(), kMaxFailureMessageBytes));
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    bool valid = len > 0 && i + len <= s.size();
-    for (size_t k = 1; valid && k < len; ++k)
-      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (valid && len == 2) valid = b >= 0xC2;  // no overlong 2-byte forms
-    if (valid && len == 3) {
-      const auto b1 = static_cast<unsigned char>(s[i + 1]);
-      valid = !(b == 0xE0 && b1 < 0xA0) && !(b == 0xED && b1 >= 0xA0);  // overlong, surrogates
-    }
-    if (valid && len == 4) {
-      const auto b1 = static_cast<unsigned char>(s[i + 1]);
-      valid = b <= 0xF4 && !(b == 0xF0 && b1 < 0x90) && !(b == 0xF4 && b1 >= 0x90);
-    }
-    const bool control = len == 1 && ((b < 0x20 && b != '\n' && b != '\t') || b == 0x7F);
-    if (!valid || control) len = 1;
-    if (out.size() + len > kMaxFailureMessageBytes) break;
-    if (!valid || control)
-      out.push_back('?');
-    else
-      out.append(s.substr(i, len));
-    i += len;
-  }
-  return out;
-}
-
-namespace {
-
 bool IsLeaseRefusal(const Error& e) {
   return e.code() == Code::kFailedPrecondition &&
          (e.reason() == kLeaseLost || e.reason() == kTaskCanceled);
 }
 
-bool IsTransient(Code c) {
-  return c == Code::kUnavailable || c == Code::kDeadlineExceeded || c == Code::kAborted ||
-         c == Code::kCancelled || c == Code::kUnknown;
-}
-
 TaskFailure Failure(const char* reason, std::string message, bool retryable = false) {
   return TaskFailure{reason, Capped(message), retryable};
-}
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
 }
 
 // Keeps one lease alive: a heartbeat every lease/3 on its own thread, the
@@ -476,117 +420,6 @@ Status Report(const RunnerOptions& opts, const LeaseKeeper& keeper, Fn send) {
 }
 
 }  // namespace
-
-TaskFailure FunctionFailure(const Error& e, const RunLimits& limits) {
-  const std::string& r = e.reason();
-  const functions::lua::LuaLimits lua = limits.lua.value_or(functions::lua::LuaLimits{});
-  auto limit = [&](std::string what) {
-    return TaskFailure{r, Capped("the function exceeded its " + std::move(what)), false};
-  };
-  if (r == "MEMORY_LIMIT_EXCEEDED")
-    return limit("memory limit (" + std::to_string(lua.memory_bytes) + " bytes)");
-  if (r == "INSTRUCTION_LIMIT_EXCEEDED")
-    return limit("instruction limit (" + std::to_string(lua.instructions) + ")");
-  if (r == "TIME_LIMIT_EXCEEDED")
-    return limit("wall-time limit (" + std::to_string(lua.wall_time_ms) + " ms)");
-  if (r == "CALL_DEPTH_EXCEEDED")
-    return limit("call-depth limit (" + std::to_string(lua.call_depth) + ")");
-  if (r == "OUTPUT_LIMIT_EXCEEDED")
-    return limit("output limit (" + std::to_string(limits.runtime.max_output_bytes) +
-                 " bytes in at most " + std::to_string(limits.runtime.max_outputs) +
-                 " outputs)");
-  // Written by the sandbox's parent (a system call's name, a signal) or
-  // about the approved source: no data of the task in them.
-  if (r == "SANDBOX_VIOLATION" || r == "SANDBOX_CRASHED" || r == "SANDBOX_PROTOCOL_ERROR" ||
-      r == "LUA_SYNTAX_ERROR")
-    return TaskFailure{r, Capped(e.message()), false};
-  if (r == "SANDBOX_SETUP_FAILED")
-    return TaskFailure{r, Capped(e.message()), true};
-  if (r == "LUA_RUNTIME_ERROR")
-    return TaskFailure{r,
-                       "the function raised an error; its text is not recorded because it may "
-                       "quote input data",
-                       false};
-  return TaskFailure{IsReason(r) ? r : reason::kFunctionError,
-                     "the function failed (" + std::string(CodeName(e.code())) +
-                         "); its message is not recorded because it may quote input data",
-                     false};
-}
-
-TaskFailure PeerFailure(std::string_view peer, const Error& e) {
-  TaskFailure f;
-  f.retryable = IsTransient(e.code()) || e.reason() == kGrantExpired;
-  f.reason = IsReason(e.reason()) ? e.reason()
-                                  : Upper(peer) + "_" + std::string(CodeName(e.code()));
-  // A peer's words are about files, keys and grants, never their bytes.
-  // But a transport failure or an internal error carries gRPC's or the
-  // peer's own internals (addresses, ports, paths), and the message reaches
-  // the task's parties (issue 11): those go to the log only.
-  const bool internal = IsTransient(e.code()) || e.code() == Code::kInternal ||
-                        e.code() == Code::kDataLoss || !IsReason(e.reason());
-  if (internal) {
-    LOG_WARN("task peer call failed",
-             {{"peer", std::string(peer)}, {"reason", f.reason}, {"detail", e.ToString()}});
-    f.message = Capped(std::string(peer) + ": " +
-                       (IsTransient(e.code()) ? "unavailable; the call may be retried"
-                                              : "failed (" + std::string(CodeName(e.code())) + ")"));
-  } else {
-    f.message = Capped(std::string(peer) + ": " + e.ToString());
-  }
-  return f;
-}
-
-Result<std::string> DecryptInput(ByteView key, std::string_view ct, std::string_view file_id) {
-  if (ct.size() < files::kHeaderSize)
-    return DataLoss("ciphertext shorter than a file header", reason::kInputDecrypt);
-  auto dec = files::FileDecryptor::Open(key, AsBytes(ct.substr(0, files::kHeaderSize)));
-  if (!dec.ok())
-    return DataLoss("not a Cloister file (" + dec.error().reason() + ")", reason::kInputDecrypt);
-  if (HexEncode(dec->header().file_id) != file_id)
-    return DataLoss("the file header names another file", reason::kInputIntegrity);
-  if (dec->header().encrypted_size() != ct.size())
-    return DataLoss("the ciphertext is not the size its header says", reason::kInputDecrypt);
-  std::string plain;
-  plain.reserve(dec->header().plaintext_length);
-  size_t at = files::kHeaderSize;
-  for (uint64_t i = 0; i < dec->header().chunk_count(); ++i) {
-    const size_t n = dec->sealed_chunk_size(i);
-    auto chunk = dec->OpenChunk(AsBytes(ct.substr(at, n)));
-    if (!chunk.ok()) {
-      Cleanse(plain);
-      return DataLoss("does not decrypt with its file key (" + chunk.error().reason() + ")",
-                      reason::kInputDecrypt);
-    }
-    plain.append(AsChars(*chunk));
-    Cleanse(*chunk);
-    at += n;
-  }
-  if (Status st = dec->Finish(); !st.ok()) {
-    Cleanse(plain);
-    return DataLoss("incomplete file (" + st.error().reason() + ")", reason::kInputDecrypt);
-  }
-  return plain;
-}
-
-Result<std::string> EncryptOutput(ByteView key, const files::FileId& file_id,
-                                  std::string_view plaintext, uint32_t chunk_size) {
-  files::EncryptOptions eo;
-  eo.chunk_size = chunk_size;
-  eo.file_id = file_id;
-  CLOISTER_ASSIGN_OR_RETURN(auto enc, files::FileEncryptor::Create(key, plaintext.size(), eo));
-  std::string ct;
-  ct.reserve(enc.header().encrypted_size());
-  ct.append(AsChars(enc.header_bytes()));
-  size_t at = 0;
-  for (uint64_t i = 0; i < enc.header().chunk_count(); ++i) {
-    const size_t n = enc.header().chunk_plaintext_size(i);
-    CLOISTER_ASSIGN_OR_RETURN(Bytes sealed, enc.SealChunk(AsBytes(plaintext.substr(at, n))));
-    ct.append(AsChars(sealed));
-    at += n;
-  }
-  CLOISTER_RETURN_IF_ERROR(enc.Finish());
-  return ct;
-}
 
 std::string_view OutcomeName(Outcome o) {
   switch (o) {

@@ -6,7 +6,7 @@
 
 #include "common/logging.h"
 #include "services/common/task_grant.h"
-#include "services/keyvault/keyvault_service.h"
+#include "services/keyvault/keyvault_core.h"
 
 namespace cloister::keyvault_service {
 namespace {
@@ -85,10 +85,13 @@ bool MayReceiveFileKey(const services::Caller& c, const keyvault_store::FileKeyR
 
 template <typename Resp, typename Fn>
 Result<Resp> KeyVaultCore::AuditedFileCall(const Caller& c, std::string_view op,
-                                           Status (*check)(const Caller&), Fn fn) {
+                                           Status (*check)(const Caller&),
+                                           std::string_view file_id, Fn fn) {
   Trace t;
   Result<Resp> r = [&]() -> Result<Resp> {
     CLOISTER_RETURN_IF_ERROR(check(c));
+    CLOISTER_RETURN_IF_ERROR(ValidateFileId(file_id));
+    t.key = Resource(file_id);
     return fn(t);
   }();
   CLOISTER_RETURN_IF_ERROR(Record(c, op, r.status(), t));
@@ -98,9 +101,8 @@ Result<Resp> KeyVaultCore::AuditedFileCall(const Caller& c, std::string_view op,
 Result<keyvault::RegisterFileKeyResponse> KeyVaultCore::RegisterFileKey(
     const Caller& c, const keyvault::RegisterFileKeyRequest& r) {
   return AuditedFileCall<keyvault::RegisterFileKeyResponse>(
-      c, "RegisterFileKey", UserCaller, [&](Trace& t) -> Result<keyvault::RegisterFileKeyResponse> {
-        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
-        t.key = Resource(r.file_id());
+      c, "RegisterFileKey", UserCaller, r.file_id(),
+      [&](Trace&) -> Result<keyvault::RegisterFileKeyResponse> {
         return RegisterFileKeyFor(c.user_id(), r.file_id(), r.file_key());
       });
 }
@@ -122,9 +124,8 @@ Result<keyvault::RegisterFileKeyResponse> KeyVaultCore::RegisterFileKeyFor(
 Result<keyvault::GetFileKeyResponse> KeyVaultCore::GetFileKey(
     const Caller& c, const keyvault::GetFileKeyRequest& r) {
   return AuditedFileCall<keyvault::GetFileKeyResponse>(
-      c, "GetFileKey", UserCaller, [&](Trace& t) -> Result<keyvault::GetFileKeyResponse> {
-        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
-        t.key = Resource(r.file_id());
+      c, "GetFileKey", UserCaller, r.file_id(),
+      [&](Trace&) -> Result<keyvault::GetFileKeyResponse> {
         return ReleaseFileKey(c, r.file_id(), nullptr);
       });
 }
@@ -145,9 +146,8 @@ Result<keyvault::GetFileKeyResponse> KeyVaultCore::GetFileKeyForTask(
     const Caller& c, const keyvault::GetFileKeyForTaskRequest& r,
     services::TaskGrantVerifier& grants) {
   return AuditedFileCall<keyvault::GetFileKeyResponse>(
-      c, "GetFileKeyForTask", ExecCaller, [&](Trace& t) -> Result<keyvault::GetFileKeyResponse> {
-        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
-        t.key = Resource(r.file_id());
+      c, "GetFileKeyForTask", ExecCaller, r.file_id(),
+      [&](Trace& t) -> Result<keyvault::GetFileKeyResponse> {
         // ExecCaller passed: the caller is "service:exec", whose role the
         // grant verifier matched with the attested peer.
         CLOISTER_ASSIGN_OR_RETURN(internal::TaskGrant grant,
@@ -163,10 +163,8 @@ Result<keyvault::RegisterFileKeyResponse> KeyVaultCore::RegisterFileKeyForTask(
     const Caller& c, const keyvault::RegisterFileKeyForTaskRequest& r,
     services::TaskGrantVerifier& grants) {
   return AuditedFileCall<keyvault::RegisterFileKeyResponse>(
-      c, "RegisterFileKeyForTask", ExecCaller,
+      c, "RegisterFileKeyForTask", ExecCaller, r.file_id(),
       [&](Trace& t) -> Result<keyvault::RegisterFileKeyResponse> {
-        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
-        t.key = Resource(r.file_id());
         CLOISTER_ASSIGN_OR_RETURN(internal::TaskGrant grant,
                                   grants.Verify(r.task_grant(), kExecRole));
         t.task_id = grant.task_id();
@@ -185,9 +183,8 @@ Result<keyvault::RegisterFileKeyResponse> KeyVaultCore::RegisterFileKeyForTask(
 Result<keyvault::DeleteFileKeyResponse> KeyVaultCore::DeleteFileKey(
     const Caller& c, const keyvault::DeleteFileKeyRequest& r) {
   return AuditedFileCall<keyvault::DeleteFileKeyResponse>(
-      c, "DeleteFileKey", UserCaller, [&](Trace& t) -> Result<keyvault::DeleteFileKeyResponse> {
-        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
-        t.key = Resource(r.file_id());
+      c, "DeleteFileKey", UserCaller, r.file_id(),
+      [&](Trace&) -> Result<keyvault::DeleteFileKeyResponse> {
         // The owner condition is in the DELETE itself, so a non-owner can
         // remove nothing and learns nothing (the same NOT_FOUND).
         CLOISTER_ASSIGN_OR_RETURN(bool deleted, store_->DeleteFileKey(r.file_id(), c.user_id()));
@@ -199,10 +196,8 @@ Result<keyvault::DeleteFileKeyResponse> KeyVaultCore::DeleteFileKey(
 Result<keyvault::DestroyFileKeyResponse> KeyVaultCore::DestroyFileKey(
     const Caller& c, const keyvault::DestroyFileKeyRequest& r) {
   return AuditedFileCall<keyvault::DestroyFileKeyResponse>(
-      c, "DestroyFileKey", StorageCaller,
-      [&](Trace& t) -> Result<keyvault::DestroyFileKeyResponse> {
-        CLOISTER_RETURN_IF_ERROR(ValidateFileId(r.file_id()));
-        t.key = Resource(r.file_id());
+      c, "DestroyFileKey", StorageCaller, r.file_id(),
+      [&](Trace&) -> Result<keyvault::DestroyFileKeyResponse> {
         CLOISTER_RETURN_IF_ERROR(CheckOwner(r.owner_user_id()));
         CLOISTER_ASSIGN_OR_RETURN(bool existed,
                                   store_->DeleteFileKey(r.file_id(), r.owner_user_id()));

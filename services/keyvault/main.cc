@@ -6,7 +6,6 @@
 // at its svn (a later signed release opens it, an earlier one never).
 // Extra flag:
 //   --db URL   storage URL (default sqlite:///<data-dir>/keyvault.db)
-#include <filesystem>
 #include <iostream>
 
 #include "services/common/service_runner.h"
@@ -27,9 +26,12 @@ int main(int argc, char** argv) {
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
   if (db_url.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(runner.data_dir(), ec);
-    db_url = "sqlite://" + std::filesystem::absolute(runner.data_dir() + "/keyvault.db").string();
+    auto url = runner.DefaultDbUrl();
+    if (!url.ok()) {
+      std::cerr << "cloister-keyvault: " << url.error().ToString() << std::endl;
+      return 2;
+    }
+    db_url = *std::move(url);
   }
   // Key rows and grants are MACed under a sealed key and the database's
   // version is kept in a platform counter (services/common/row_integrity.h).

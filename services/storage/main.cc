@@ -9,16 +9,12 @@
 //   --quota-bytes N     per user: stored + reserved ciphertext bytes (default 10 GiB)
 //   --quota-files N     per user: stored files + open uploads (default 10000)
 //   --upload-ttl-s N    an upload not completed by then is collected (default 86400)
-#include <condition_variable>
 #include <ctime>
-#include <filesystem>
 #include <iostream>
-#include <mutex>
-#include <stop_token>
-#include <thread>
 
 #include "common/logging.h"
 #include "services/common/grant_verifier.h"
+#include "services/common/periodic_worker.h"
 #include "services/common/service_runner.h"
 #include "services/common/task_grant.h"
 #include "services/storage/keyvault_link.h"
@@ -63,8 +59,14 @@ int main(int argc, char** argv) {
   if (enclave == nullptr) return 2;
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
-  if (db_url.empty())
-    db_url = "sqlite://" + std::filesystem::absolute(runner.data_dir() + "/storage.db").string();
+  if (db_url.empty()) {
+    auto url = runner.DefaultDbUrl();
+    if (!url.ok()) {
+      std::cerr << "cloister-storage: " << url.error().ToString() << std::endl;
+      return 2;
+    }
+    db_url = *std::move(url);
+  }
 
   auto shredder = storage_service::MakeKeyVaultShredder(runner.PeerChannel("keyvault"), enclave);
   auto core = storage_service::StorageCore::Open(runner.data_dir(), db_url, std::move(shredder),
@@ -88,19 +90,7 @@ int main(int argc, char** argv) {
   CollectOnce(**core);
 
   // Expired uploads every minute; stops (and joins) before the core goes.
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::jthread collector([&](std::stop_token stop) {
-    std::unique_lock lock(mu);
-    for (;;) {
-      // Wakes after a minute, or at once when the server stops.
-      (void)cv.wait_for(lock, stop, kCollectEvery, [] { return false; });
-      if (stop.stop_requested()) return;
-      lock.unlock();
-      CollectOnce(**core);
-      lock.lock();
-    }
-  });
+  services::PeriodicWorker collector(kCollectEvery, [&] { CollectOnce(**core); });
 
   services::GrantVerifier verifier(enclave, audit, runner.FollowAuth());
   // Task grants (cloister-tasks' signature over what a claimed task may
@@ -110,6 +100,6 @@ int main(int argc, char** argv) {
   storage_service::StorageService service(&verifier, &task_grants, core->get(),
                                           enclave->security_level());
   int rc = runner.Serve({&service});
-  collector.request_stop();
+  collector.Stop();
   return rc;
 }

@@ -405,11 +405,11 @@ class StorageCore {
       outputs_stored_{0};
 };
 
-// Runs one call's body (storage_core.cc, storage_tasks.cc): counts a
-// refusal, and audits the outcome when `audited`, and every refusal, reads
-// included: a probe for another's file ids leaves a trace here, not only
-// in the gateway's log. Successful reads are not audited here (the
-// gateway's entry has them).
+// Runs one call's body (storage_core.cc, storage_collect.cc,
+// storage_tasks.cc): counts a refusal, and audits the outcome when
+// `audited`, and every refusal, reads included: a probe for another's file
+// ids leaves a trace here, not only in the gateway's log. Successful reads
+// are not audited here (the gateway's entry has them).
 template <typename T, typename Fn>
 Result<T> StorageCore::Call(const Caller& c, std::string_view op, bool audited, Fn fn) {
   Trace t;

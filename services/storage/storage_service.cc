@@ -7,37 +7,20 @@
 namespace cloister::storage_service {
 namespace {
 
-constexpr std::string_view kBackend = "/cloister.filestore.Storage/";
-
 std::string MethodPath(std::string_view method) {
-  return std::string(kBackend) + std::string(method);
+  return services::FullMethod(filestore::Storage::service_full_name(), method);
 }
 
 }  // namespace
 
-template <typename Req, typename Resp, typename Fn>
-grpc::Status StorageService::Serve(grpc::ServerContext* ctx, const Req* req, Resp* resp,
-                                   std::string_view method, Fn fn) {
-  return services::ServeUnary(*verifier_, ctx, req, resp, MethodPath(method), std::move(fn),
-                              [this] { core_->CountRefusal(); });
-}
-
-#define CLOISTER_STORAGE_SERVE(M)                                                              \
-  grpc::Status StorageService::M(grpc::ServerContext* ctx, const filestore::M##Request* req,  \
-                                 filestore::M##Response* resp) {                              \
-    return Serve(ctx, req, resp, #M, [this](const Caller& c, const filestore::M##Request& r) { \
-      return core_->M(c, r);                                                                  \
-    });                                                                                       \
-  }
-CLOISTER_STORAGE_SERVE(CreateUpload)
-CLOISTER_STORAGE_SERVE(GetUpload)
-CLOISTER_STORAGE_SERVE(CompleteUpload)
-CLOISTER_STORAGE_SERVE(AbortUpload)
-CLOISTER_STORAGE_SERVE(StatFile)
-CLOISTER_STORAGE_SERVE(ListFiles)
-CLOISTER_STORAGE_SERVE(DeleteFile)
-CLOISTER_STORAGE_SERVE(StatFileForTask)
-#undef CLOISTER_STORAGE_SERVE
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, CreateUpload)
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, GetUpload)
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, CompleteUpload)
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, AbortUpload)
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, StatFile)
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, ListFiles)
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, DeleteFile)
+CLOISTER_SERVE_UNARY(StorageService, filestore::Storage, filestore, StatFileForTask)
 
 grpc::Status StorageService::UploadChunks(grpc::ServerContext* ctx,
                                           grpc::ServerReader<filestore::UploadChunksRequest>* reader,
@@ -139,15 +122,14 @@ grpc::Status StorageService::StoreTaskOutput(
 grpc::Status StorageService::Health(grpc::ServerContext* ctx,
                                     const filestore::StorageHealthRequest* req,
                                     filestore::StorageHealthResponse* resp) {
-  auto authz = verifier_->Admit(*ctx, *req, MethodPath("Health"));
-  if (!authz.ok()) {
-    core_->CountRefusal();
-    return ToGrpcStatus(authz.error());
-  }
-  resp->set_status("SERVING");
-  resp->set_security_level(security_level_);
-  for (const auto& [name, value] : core_->Counters()) (*resp->mutable_counters())[name] = value;
-  return grpc::Status::OK;
+  return services::ServeUnary(
+      *verifier_, ctx, req, resp, MethodPath("Health"),
+      [this](const Caller&, const filestore::StorageHealthRequest&) {
+        return Result<filestore::StorageHealthResponse>(
+            services::HealthReply<filestore::StorageHealthResponse>(security_level_,
+                                                                    core_->Counters()));
+      },
+      [this] { core_->CountRefusal(); });
 }
 
 }  // namespace cloister::storage_service

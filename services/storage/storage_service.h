@@ -69,10 +69,6 @@ class StorageService final : public filestore::Storage::Service {
                       filestore::StorageHealthResponse* resp) override;
 
  private:
-  template <typename Req, typename Resp, typename Fn>
-  grpc::Status Serve(grpc::ServerContext* ctx, const Req* req, Resp* resp,
-                     std::string_view method, Fn fn);
-
   // The pieces of an admitted reader (Download, ReadFileForTask).
   grpc::Status StreamOut(DownloadReader& reader,
                          grpc::ServerWriter<filestore::DownloadResponse>* writer);

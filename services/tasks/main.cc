@@ -8,15 +8,11 @@
 //   --lease-ms N         a worker's lease, renewed by heartbeats (default 30000)
 //   --max-attempts N     claims per task before a lost lease fails it (default 3)
 //   --backoff-ms N       before the first retry, doubled per attempt (default 1000)
-#include <condition_variable>
-#include <filesystem>
 #include <iostream>
-#include <mutex>
-#include <stop_token>
-#include <thread>
 
 #include "common/logging.h"
 #include "services/common/grant_verifier.h"
+#include "services/common/periodic_worker.h"
 #include "services/common/service_runner.h"
 #include "services/common/task_grant.h"
 #include "services/tasks/storage_link.h"
@@ -54,8 +50,14 @@ int main(int argc, char** argv) {
   if (enclave == nullptr) return 2;
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
-  if (db_url.empty())
-    db_url = "sqlite://" + std::filesystem::absolute(runner.data_dir() + "/tasks.db").string();
+  if (db_url.empty()) {
+    auto url = runner.DefaultDbUrl();
+    if (!url.ok()) {
+      std::cerr << "cloister-tasks: " << url.error().ToString() << std::endl;
+      return 2;
+    }
+    db_url = *std::move(url);
+  }
 
   options.sign_task_grant = [enclave](internal::TaskGrant g) {
     return services::SignTaskGrant(*enclave, std::move(g));
@@ -69,23 +71,14 @@ int main(int argc, char** argv) {
   }
 
   // Expired leases every second; stops (and joins) before the core goes.
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::jthread expirer([&](std::stop_token stop) {
-    std::unique_lock lock(mu);
-    for (;;) {
-      (void)cv.wait_for(lock, stop, kExpireEvery, [] { return false; });
-      if (stop.stop_requested()) return;
-      lock.unlock();
-      if (auto n = (*core)->ExpireLeases(); !n.ok())
-        LOG_WARN("tasks: expiring leases failed", {{"error", n.error().ToString()}});
-      lock.lock();
-    }
+  services::PeriodicWorker expirer(kExpireEvery, [&] {
+    if (auto n = (*core)->ExpireLeases(); !n.ok())
+      LOG_WARN("tasks: expiring leases failed", {{"error", n.error().ToString()}});
   });
 
   services::GrantVerifier verifier(enclave, audit, runner.FollowAuth());
   tasks_service::TasksService service(&verifier, core->get(), enclave->security_level());
   int rc = runner.Serve({&service});
-  expirer.request_stop();
+  expirer.Stop();
   return rc;
 }

@@ -198,6 +198,36 @@ Result<TaskRow> RowToTask(const storage::Row& row) {
   return t;
 }
 
+// One row of a task's inputs or approvals, columns in the order LoadChildren selects.
+Status DecodeChild(const storage::Row& r, InputRow& in) {
+  CLOISTER_ASSIGN_OR_RETURN(in.slot, r.GetText(0));
+  CLOISTER_ASSIGN_OR_RETURN(in.owner, r.GetText(1));
+  CLOISTER_ASSIGN_OR_RETURN(in.file_id, r.GetText(2));
+  CLOISTER_ASSIGN_OR_RETURN(in.sha256, r.GetBlob(3));
+  return OkStatus();
+}
+Status DecodeChild(const storage::Row& r, ApprovalRow& a) {
+  CLOISTER_ASSIGN_OR_RETURN(a.user_id, r.GetText(0));
+  CLOISTER_ASSIGN_OR_RETURN(a.digest, r.GetText(1));
+  CLOISTER_ASSIGN_OR_RETURN(a.at_ms, r.GetInt(2));
+  return OkStatus();
+}
+
+// Reads a task's child rows into `into`, each under its own `key` field
+// (a repeated key keeps the first row).
+template <typename Rec>
+Status LoadKeyed(storage::Executor& ex, std::string_view sql, storage::Params id,
+                 std::map<std::string, Rec, std::less<>>& into, std::string Rec::*key) {
+  CLOISTER_ASSIGN_OR_RETURN(auto rows, ex.Query(sql, id));
+  for (const auto& r : rows) {
+    Rec rec;
+    CLOISTER_RETURN_IF_ERROR(DecodeChild(r, rec));
+    std::string k = rec.*key;
+    into.emplace(std::move(k), std::move(rec));
+  }
+  return OkStatus();
+}
+
 Status LoadChildren(storage::Executor& ex, TaskRow& t) {
   const Value id[] = {t.task_id};
   CLOISTER_ASSIGN_OR_RETURN(auto args,
@@ -208,17 +238,9 @@ Status LoadChildren(storage::Executor& ex, TaskRow& t) {
     CLOISTER_ASSIGN_OR_RETURN(functions::ArgValue v, ValueToArg(type, r, 2));
     t.args.emplace(std::move(name), std::move(v));
   }
-  CLOISTER_ASSIGN_OR_RETURN(
-      auto inputs, ex.Query("SELECT slot, owner, file_id, sha256 FROM task_inputs WHERE task_id = ?", id));
-  for (const auto& r : inputs) {
-    InputRow in;
-    CLOISTER_ASSIGN_OR_RETURN(in.slot, r.GetText(0));
-    CLOISTER_ASSIGN_OR_RETURN(in.owner, r.GetText(1));
-    CLOISTER_ASSIGN_OR_RETURN(in.file_id, r.GetText(2));
-    CLOISTER_ASSIGN_OR_RETURN(in.sha256, r.GetBlob(3));
-    std::string slot = in.slot;
-    t.inputs.emplace(std::move(slot), std::move(in));
-  }
+  CLOISTER_RETURN_IF_ERROR(LoadKeyed(
+      ex, "SELECT slot, owner, file_id, sha256 FROM task_inputs WHERE task_id = ?", id, t.inputs,
+      &InputRow::slot));
   CLOISTER_ASSIGN_OR_RETURN(
       auto outputs, ex.Query("SELECT slot, owner, file_id FROM task_outputs WHERE task_id = ?", id));
   for (const auto& r : outputs) {
@@ -230,16 +252,9 @@ Status LoadChildren(storage::Executor& ex, TaskRow& t) {
     if (!file_id.empty()) out.file_ids[owner] = std::move(file_id);
     out.owners.insert(std::move(owner));
   }
-  CLOISTER_ASSIGN_OR_RETURN(
-      auto approvals, ex.Query("SELECT user_id, digest, at_ms FROM task_approvals WHERE task_id = ?", id));
-  for (const auto& r : approvals) {
-    ApprovalRow a;
-    CLOISTER_ASSIGN_OR_RETURN(a.user_id, r.GetText(0));
-    CLOISTER_ASSIGN_OR_RETURN(a.digest, r.GetText(1));
-    CLOISTER_ASSIGN_OR_RETURN(a.at_ms, r.GetInt(2));
-    std::string user = a.user_id;
-    t.approvals.emplace(std::move(user), std::move(a));
-  }
+  CLOISTER_RETURN_IF_ERROR(LoadKeyed(
+      ex, "SELECT user_id, digest, at_ms FROM task_approvals WHERE task_id = ?", id, t.approvals,
+      &ApprovalRow::user_id));
   CLOISTER_ASSIGN_OR_RETURN(
       auto participants, ex.Query("SELECT user_id FROM task_participants WHERE task_id = ?", id));
   for (const auto& r : participants) {

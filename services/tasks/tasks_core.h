@@ -19,6 +19,9 @@
 // fail with Aborted [TASK_CHANGED] and changes nothing. A task is visible
 // only to its participants: to anyone else it is NotFound [TASK_NOT_FOUND],
 // the same answer as for an absent one. Thread-safe. Reasons: tasks_reasons.h.
+// Defined in tasks_plumbing.cc (construction, audit, counters), tasks_core.cc
+// (the lifecycle), tasks_bindings.cc, tasks_reads.cc, tasks_functions.cc and
+// tasks_queue.cc.
 #pragma once
 
 #include <atomic>
@@ -124,7 +127,7 @@ class TasksCore {
   Result<tasks::DisableTaskFunctionResponse> DisableTaskFunction(
       const Caller& c, const tasks::DisableTaskFunctionRequest& r);
 
-  // ---- tasks (tasks_core.cc) ----
+  // ---- tasks (tasks_core.cc; the reads and WaitTask: tasks_reads.cc) ----
   // InvalidArgument [ARGS_INVALID] [SLOTS_INVALID] [USER_ID_INVALID] …;
   // NotFound [FUNCTION_NOT_FOUND]; FailedPrecondition [FUNCTION_DISABLED].
   Result<tasks::CreateTaskResponse> CreateTask(const Caller& c, const tasks::CreateTaskRequest& r);
@@ -218,12 +221,14 @@ class TasksCore {
   Result<FunctionRow> ResolveVersion(const Caller& c, std::string_view hash,
                                      std::string_view function_id);
   bool CanUse(const FunctionRow& f, std::string_view user) const;
-  // Binds args and slots of `t` from a request against `fn`'s spec.
+  // Binds args and slots of `t` from a request against `fn`'s spec
+  // (tasks_bindings.cc).
   Status BindArgs(const FunctionRow& fn,
                   const google::protobuf::Map<std::string, api::ArgumentValue>& args, TaskRow& t);
   Status BindSlots(const FunctionRow& fn, const google::protobuf::Map<std::string, std::string>& in,
                    const google::protobuf::Map<std::string, tasks::SlotOwners>& out, TaskRow& t);
   void SetParticipants(const FunctionRow& fn, TaskRow& t) const;
+  // The task as `viewer` sees it, and what it waits for (tasks_reads.cc).
   tasks::Task ToProto(const TaskRow& t, std::string_view viewer);
   std::vector<std::string> Missing(const TaskRow& t,
                                    const std::map<std::string, std::string>& names) const;
@@ -258,7 +263,7 @@ class TasksCore {
 };
 
 // The wrappers every entry point runs through (defined here: the entry
-// points live in three .cc files).
+// points live in several .cc files).
 template <typename T, typename Fn>
 Result<T> TasksCore::Call(const Caller& c, std::string_view op, bool audit_success, Fn fn) {
   Trace t;

@@ -7,48 +7,38 @@
 namespace cloister::tasks_service {
 namespace {
 
-constexpr std::string_view kBackend = "/cloister.tasks.Tasks/";
-
 std::string MethodPath(std::string_view method) {
-  return std::string(kBackend) + std::string(method);
+  return services::FullMethod(tasks::Tasks::service_full_name(), method);
 }
 
 }  // namespace
 
 template <typename Req, typename Resp, typename Fn>
 grpc::Status TasksService::Serve(grpc::ServerContext* ctx, const Req* req, Resp* resp,
-                                   std::string_view method, Fn fn) {
+                                 std::string_view method, Fn fn) {
   return services::ServeUnary(*verifier_, ctx, req, resp, MethodPath(method), std::move(fn),
                               [this] { core_->CountRefusal(); });
 }
 
-#define CLOISTER_TASKS_SERVE(M)                                                            \
-  grpc::Status TasksService::M(grpc::ServerContext* ctx, const tasks::M##Request* req,     \
-                               tasks::M##Response* resp) {                                 \
-    return Serve(ctx, req, resp, #M, [this](const Caller& c, const tasks::M##Request& r) { \
-      return core_->M(c, r);                                                               \
-    });                                                                                    \
-  }
-CLOISTER_TASKS_SERVE(RegisterTaskFunction)
-CLOISTER_TASKS_SERVE(ListTaskFunctions)
-CLOISTER_TASKS_SERVE(GetTaskFunction)
-CLOISTER_TASKS_SERVE(DisableTaskFunction)
-CLOISTER_TASKS_SERVE(CreateTask)
-CLOISTER_TASKS_SERVE(UpdateTask)
-CLOISTER_TASKS_SERVE(AssignInput)
-CLOISTER_TASKS_SERVE(ApproveTask)
-CLOISTER_TASKS_SERVE(RejectTask)
-CLOISTER_TASKS_SERVE(RevokeApproval)
-CLOISTER_TASKS_SERVE(InvokeTask)
-CLOISTER_TASKS_SERVE(CancelTask)
-CLOISTER_TASKS_SERVE(GetTask)
-CLOISTER_TASKS_SERVE(ListTasks)
-CLOISTER_TASKS_SERVE(GetTaskLog)
-CLOISTER_TASKS_SERVE(ClaimTask)
-CLOISTER_TASKS_SERVE(HeartbeatTask)
-CLOISTER_TASKS_SERVE(CompleteTask)
-CLOISTER_TASKS_SERVE(FailTask)
-#undef CLOISTER_TASKS_SERVE
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, RegisterTaskFunction)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, ListTaskFunctions)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, GetTaskFunction)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, DisableTaskFunction)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, CreateTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, UpdateTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, AssignInput)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, ApproveTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, RejectTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, RevokeApproval)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, InvokeTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, CancelTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, GetTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, ListTasks)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, GetTaskLog)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, ClaimTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, HeartbeatTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, CompleteTask)
+CLOISTER_SERVE_UNARY(TasksService, tasks::Tasks, tasks, FailTask)
 
 grpc::Status TasksService::WaitTask(grpc::ServerContext* ctx, const tasks::WaitTaskRequest* req,
                                     tasks::WaitTaskResponse* resp) {
@@ -60,15 +50,10 @@ grpc::Status TasksService::WaitTask(grpc::ServerContext* ctx, const tasks::WaitT
 
 grpc::Status TasksService::Health(grpc::ServerContext* ctx, const tasks::TasksHealthRequest* req,
                                   tasks::TasksHealthResponse* resp) {
-  auto authz = verifier_->Admit(*ctx, *req, MethodPath("Health"));
-  if (!authz.ok()) {
-    core_->CountRefusal();
-    return ToGrpcStatus(authz.error());
-  }
-  resp->set_status("SERVING");
-  resp->set_security_level(security_level_);
-  for (const auto& [name, value] : core_->Counters()) (*resp->mutable_counters())[name] = value;
-  return grpc::Status::OK;
+  return Serve(ctx, req, resp, "Health", [this](const Caller&, const tasks::TasksHealthRequest&) {
+    return Result<tasks::TasksHealthResponse>(
+        services::HealthReply<tasks::TasksHealthResponse>(security_level_, core_->Counters()));
+  });
 }
 
 }  // namespace cloister::tasks_service

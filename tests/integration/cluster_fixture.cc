@@ -59,18 +59,24 @@ nlohmann::json ClusterFixture::CliJson(const std::vector<std::string>& args,
   return j;
 }
 
-Status ClusterFixture::Start(const std::function<std::string(std::string)>& edit_cluster_toml) {
+Status ClusterFixture::Start(const std::function<std::string(std::string)>& edit_cluster_toml,
+                             const std::function<std::string(std::string)>& edit_policy_toml) {
   int code = 0;
   auto init = CliJson({"cluster", "init", "--gateway-port", "0"}, nullptr, &code);
   if (code != 0) return Internal("cluster init failed: " + init.dump());
   admin_password_ = init.value("admin_password", "");
   gateway_ = init.value("gateway", "");
-  if (edit_cluster_toml) {
-    // An operator's edit of cluster.toml, then the re-signing it needs.
-    auto toml = ReadFile(home_ + "/cluster.toml", 1 << 20);
+  // An operator's edit of a file of the home.
+  auto edit = [](const std::string& path,
+                 const std::function<std::string(std::string)>& f) -> Status {
+    auto toml = ReadFile(path, 1 << 20);
     if (!toml.ok()) return toml.error();
-    CLOISTER_RETURN_IF_ERROR(
-        WriteFileAtomic(home_ + "/cluster.toml", edit_cluster_toml(*toml), 0644));
+    return WriteFileAtomic(path, f(*toml), 0644);
+  };
+  if (edit_cluster_toml) CLOISTER_RETURN_IF_ERROR(edit(home_ + "/cluster.toml", edit_cluster_toml));
+  if (edit_policy_toml) CLOISTER_RETURN_IF_ERROR(edit(home_ + "/policy.toml", edit_policy_toml));
+  if (edit_cluster_toml || edit_policy_toml) {
+    // Both files are part of the services' signed configuration: re-sign.
     auto m = CliJson({"cluster", "manifest"}, nullptr, &code);
     if (code != 0) return Internal("cluster manifest failed: " + m.dump());
   }

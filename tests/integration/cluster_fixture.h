@@ -25,9 +25,11 @@ class ClusterFixture {
   ~ClusterFixture();  // cluster down
 
   // init (ports chosen free) + up. The admin password is kept for tests.
-  // `edit_cluster_toml` (old text → new) edits cluster.toml after init,
-  // followed by `cluster manifest` (the re-signing an edit needs).
-  Status Start(const std::function<std::string(std::string)>& edit_cluster_toml = nullptr);
+  // `edit_cluster_toml` / `edit_policy_toml` (old text → new) edit
+  // cluster.toml / the gateway's policy.toml after init, followed by
+  // `cluster manifest` (the re-signing an edit needs).
+  Status Start(const std::function<std::string(std::string)>& edit_cluster_toml = nullptr,
+               const std::function<std::string(std::string)>& edit_policy_toml = nullptr);
   Status Down();
 
   // Runs `cloister --home <home> args...`; `stdin_text` is piped in when set.

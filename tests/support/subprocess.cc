@@ -1,14 +1,9 @@
-// Test process control; wraps fork/exec/waitpid. See subprocess.h.
+// Test process control over sys::Process; see subprocess.h.
 #include "tests/support/subprocess.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <grp.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -20,96 +15,40 @@ namespace cloister::testing {
 Result<Subprocess> Subprocess::Start(const std::vector<std::string>& argv,
                                      const SubprocessOptions& options) {
   if (argv.empty()) return InvalidArgument("empty argv");
-  Subprocess p;
   static int counter = 0;
   std::string prefix = options.log_prefix.empty()
                            ? "/tmp/cloister-test-" + std::to_string(::getpid()) + "-" +
                                  std::to_string(counter++)
                            : options.log_prefix;
-  p.out_path_ = prefix + ".out";
-  p.err_path_ = prefix + ".err";
-  std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
-  for (const auto& [k, v] : options.env) envs.push_back(k + "=" + v);
-  std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoError(errno, "fork");
-  if (pid == 0) {
-    int out = ::open(p.out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = ::open(p.err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out >= 0) ::dup2(out, 1);
-    if (err >= 0) ::dup2(err, 2);
-    ::setpgid(0, 0);
-    if (options.gid && ::setgid(*options.gid) != 0) ::_exit(126);
-    if (options.uid) {
-      ::setgroups(0, nullptr);
-      if (::setuid(*options.uid) != 0) ::_exit(126);
-    }
-    ::execve(cargv[0], cargv.data(), cenv.data());
-    ::_exit(127);
-  }
-  p.pid_ = pid;
-  return p;
+  std::string out_path = prefix + ".out";
+  std::string err_path = prefix + ".err";
+  sys::SpawnOptions spawn;
+  spawn.env = options.env;
+  spawn.stdout_to = sys::Redirect::Truncate(out_path, 0644);
+  spawn.stderr_to = sys::Redirect::Truncate(err_path, 0644);
+  spawn.new_process_group = true;  // a terminal's Ctrl-C reaches the test, not its daemons
+  spawn.gid = options.gid;
+  spawn.uid = options.uid;
+  CLOISTER_ASSIGN_OR_RETURN(sys::Process process, sys::Process::Spawn(argv, spawn));
+  return Subprocess(std::move(process), std::move(out_path), std::move(err_path));
 }
 
-Subprocess::Subprocess(Subprocess&& o) noexcept
-    : pid_(o.pid_), out_path_(std::move(o.out_path_)), err_path_(std::move(o.err_path_)),
-      status_(o.status_) {
-  o.pid_ = -1;
-}
-
-Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
-  if (this != &o) {
-    Kill();
-    pid_ = o.pid_;
-    out_path_ = std::move(o.out_path_);
-    err_path_ = std::move(o.err_path_);
-    status_ = o.status_;
-    o.pid_ = -1;
-  }
-  return *this;
-}
-
-Subprocess::~Subprocess() { Kill(); }
+// sys::Process kills (SIGKILL) and reaps a child still running on
+// destruction and on move-assignment over it.
+Subprocess::Subprocess(Subprocess&& o) noexcept = default;
+Subprocess& Subprocess::operator=(Subprocess&& o) noexcept = default;
+Subprocess::~Subprocess() = default;
 
 Result<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
-  if (status_) return *status_;
-  if (pid_ < 0) return FailedPrecondition("no process");
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int st = 0;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      return *status_;
-    }
-    if (r < 0 && errno != EINTR) return ErrnoError(errno, "waitpid");
-    if (std::chrono::steady_clock::now() >= deadline)
-      return DeadlineExceeded("process " + std::to_string(pid_) + " still running");
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  CLOISTER_ASSIGN_OR_RETURN(sys::ExitStatus status, process_.Wait(timeout));
+  return status.ShellCode();
 }
 
-bool Subprocess::Running() {
-  if (pid_ < 0 || status_) return false;
-  return !Wait(std::chrono::milliseconds(0)).ok();
-}
+bool Subprocess::Running() { return process_.Running(); }
 
-void Subprocess::Signal(int sig) {
-  if (pid_ > 0 && !status_) ::kill(pid_, sig);
-}
+void Subprocess::Signal(int sig) { process_.Signal(sig); }
 
-void Subprocess::Kill() {
-  if (pid_ > 0 && !status_) {
-    ::kill(pid_, SIGKILL);
-    (void)Wait(std::chrono::seconds(10));
-  }
-}
+void Subprocess::Kill() { process_.Kill(); }
 
 std::string Subprocess::Stdout() const {
   auto r = ReadFile(out_path_);

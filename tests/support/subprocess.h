@@ -1,6 +1,6 @@
 // Starts real processes for integration tests: argv, env, stdout/stderr
 // captured to files, wait with a timeout, kill on destruction (so a failed
-// assertion never leaves a daemon behind).
+// assertion never leaves a daemon behind). A thin layer over sys::Process.
 //
 //   auto p = *Subprocess::Start({bin, "--flag"}, {.log_prefix = dir + "/server"});
 //   int code = *p.Wait(std::chrono::seconds(10));
@@ -12,15 +12,17 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
+#include "common/sys/process.h"
 
 namespace cloister::testing {
 
 struct SubprocessOptions {
   std::string log_prefix;                    // writes <prefix>.out / <prefix>.err
-  std::map<std::string, std::string> env;    // added to the environment
+  std::map<std::string, std::string> env;    // added to (or replacing in) the environment
   std::optional<uid_t> uid;                  // drop to this uid/gid before exec (needs root)
   std::optional<gid_t> gid;
 };
@@ -34,8 +36,9 @@ class Subprocess {
   Subprocess(const Subprocess&) = delete;
   ~Subprocess();
 
-  pid_t pid() const { return pid_; }
-  // Exit code, or 128+signal. DeadlineExceeded if still running.
+  pid_t pid() const { return process_.pid(); }
+  // Exit code, or 128+signal (sys::ExitStatus::ShellCode). DeadlineExceeded
+  // if still running.
   Result<int> Wait(std::chrono::milliseconds timeout);
   bool Running();
   void Signal(int sig);
@@ -44,10 +47,11 @@ class Subprocess {
   std::string Stderr() const;
 
  private:
-  Subprocess() = default;
-  pid_t pid_ = -1;
+  Subprocess(sys::Process process, std::string out_path, std::string err_path)
+      : process_(std::move(process)), out_path_(std::move(out_path)),
+        err_path_(std::move(err_path)) {}
+  sys::Process process_;
   std::string out_path_, err_path_;
-  std::optional<int> status_;
 };
 
 // Runs to completion; returns {exit code, stdout, stderr}.

@@ -17,6 +17,7 @@
 #include "attestation/platform/platform_state.h"
 #include "attestation/platform/protocol.h"
 #include "common/fs.h"
+#include "common/sys/unique_fd.h"
 
 namespace cloister::attestation::testing {
 namespace {
@@ -49,6 +50,36 @@ std::vector<std::string> AsUser(uid_t uid, gid_t gid, std::vector<std::string> a
 
 std::vector<std::string> AsNobody(std::vector<std::string> argv, bool ptrace_cap = false) {
   return AsUser(kNobody, kNobody, std::move(argv), ptrace_cap);
+}
+
+// Runs argv[0] (a path) to completion with stdout captured, stderr inherited.
+// `extra_env` ("NAME=VALUE") is added to this process's environment.
+Result<RunOutput> RunCapture(const std::vector<std::string>& argv,
+                             const std::vector<std::string>& extra_env = {}) {
+  cloister::sys::SpawnOptions options;
+  for (const auto& e : extra_env) {
+    const size_t eq = e.find('=');
+    options.env[e.substr(0, eq)] = eq == std::string::npos ? "" : e.substr(eq + 1);
+  }
+  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::Pipe pipe, cloister::sys::MakePipe());
+  options.stdout_to = cloister::sys::Redirect::ToFd(pipe.write.get());
+  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::Process child,
+                            cloister::sys::Process::Spawn(argv, options));
+  pipe.write.Reset();  // EOF once the child (and any child it left behind) closes stdout
+  RunOutput out;
+  CLOISTER_ASSIGN_OR_RETURN(out.out, cloister::sys::ReadToEnd(pipe.read.get(), 64u << 20));
+  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::ExitStatus status, child.WaitForever());
+  out.exit_code = status.ShellCode();
+  size_t pos = 0;
+  while (pos < out.out.size()) {
+    size_t end = out.out.find('\n', pos);
+    if (end == std::string::npos) end = out.out.size();
+    std::string line = out.out.substr(pos, end - pos);
+    auto eq = line.find('=');
+    if (eq != std::string::npos) out.kv[line.substr(0, eq)] = line.substr(eq + 1);
+    pos = end + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -115,7 +146,7 @@ Result<std::unique_ptr<PlatformHarness>> PlatformHarness::Create(std::vector<Man
 }
 
 PlatformHarness::~PlatformHarness() {
-  if (daemon_) daemon_->Stop(SIGTERM, 5000).status().IgnoreError();
+  if (daemon_) daemon_->Stop(SIGTERM, std::chrono::seconds(5)).status().IgnoreError();
   daemon_.reset();
   std::error_code ec;
   fs::remove_all(dir_, ec);
@@ -139,8 +170,8 @@ Status PlatformHarness::Start(const StartOptions& options) {
     CLOISTER_RETURN_IF_ERROR(ChownTree(run_dir_, kNobody, kNobody));
     argv = AsNobody(argv, options.ptrace_cap);
   }
-  CLOISTER_ASSIGN_OR_RETURN(Child child, Child::Spawn(argv));
-  daemon_.emplace(std::move(child));
+  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::Process daemon, cloister::sys::Process::Spawn(argv));
+  daemon_.emplace(std::move(daemon));
   // Ready when it answers a session (each probe is itself measured; a
   // daemon running as nobody cannot measure us, root, and says so — that
   // answer also means it is serving).
@@ -161,9 +192,10 @@ Status PlatformHarness::Start(const StartOptions& options) {
 
 Result<int> PlatformHarness::Stop() {
   if (!daemon_) return FailedPrecondition("daemon not running");
-  auto rc = daemon_->Stop(SIGTERM, 10000);
+  auto status = daemon_->Stop(SIGTERM, std::chrono::seconds(10));
   daemon_.reset();
-  return rc;
+  if (!status.ok()) return status.error();
+  return status->ShellCode();
 }
 
 Result<RunOutput> PlatformHarness::RunDaemonToExit() {

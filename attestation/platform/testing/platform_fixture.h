@@ -8,17 +8,27 @@
 //   auto out = *h->RunClient(CLOISTER_TEST_CLIENT_A, {"identity"});
 #pragma once
 
+#include <sys/types.h>
+
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "attestation/platform/testing/subprocess.h"
 #include "common/crypto/x509.h"
+#include "common/sys/process.h"
 
 namespace cloister::attestation::testing {
 
 inline constexpr uint32_t kNobody = 65534;
+
+// What a helper binary run to completion printed, and how it ended.
+struct RunOutput {
+  int exit_code = -1;                       // sys::ExitStatus::ShellCode(): 128+signal if killed
+  std::string out;                          // stdout
+  std::map<std::string, std::string> kv;    // parsed "key=value" lines of stdout
+};
 
 struct ManifestBinary {
   std::string name;
@@ -46,7 +56,7 @@ class PlatformHarness {
   // with its exit code if it exits instead.
   Status Start(const StartOptions& options);
   Status Start() { return Start(StartOptions{}); }
-  // SIGTERM and wait; returns the exit code.
+  // SIGTERM and wait; returns the exit code (sys::ExitStatus::ShellCode()).
   Result<int> Stop();
   bool Running() { return daemon_.has_value() && daemon_->Running(); }
   // Runs the daemon to completion (for start-up refusal tests).
@@ -73,7 +83,8 @@ class PlatformHarness {
  private:
   std::string dir_, state_dir_, run_dir_, socket_path_, trust_path_, daemon_bin_;
   std::optional<crypto::Certificate> root_;
-  std::optional<Child> daemon_;
+  // Fully qualified: testing::sys (tracer, hostile actions) would hide it.
+  std::optional<::cloister::sys::Process> daemon_;
 };
 
 // SHA-256 of a file, hex (what `sha256sum` prints).

@@ -166,6 +166,12 @@ uint64_t MemoryLeft(lua_State* L, bool collect);
 void InstallStringLib(lua_State* L);
 // Replaces table.insert/remove/move/concat/unpack/sort with charged versions.
 void InstallTableLib(lua_State* L);
+// Replaces load/collectgarbage/print/setmetatable in the global table at
+// `g` with the sandbox's versions and removes dofile/loadfile/warn/require.
+void InstallBaseLib(lua_State* L, int g);
+// Replaces coroutine.resume/wrap/close with versions that keep ctx.current
+// the thread the VM runs.
+void InstallCoroutineLib(lua_State* L);
 // Pushes the `cloister` table (read-only proxy).
 void PushCloisterApi(lua_State* L);
 // Pushes the `cloister.json` table.

@@ -1,6 +1,6 @@
-// Wraps the Lua 5.4 C API: the sandboxed state (allocator, limit hook, safe
-// base library, tracked coroutines), compile check and one invocation; see
-// lua_state.h.
+// Wraps the Lua 5.4 C API: the sandboxed state (allocator, limit hook),
+// compile check and one invocation; see lua_state.h. The safe base library
+// is in lua_baselib.cc, the tracked coroutines in lua_corolib.cc.
 //
 // Invariants that keep the sandbox closed (docs/design.md §6 "known traps"):
 //  * Every byte Lua allocates goes through Alloc(), which refuses growth past
@@ -12,10 +12,10 @@
 //    on EVERY instruction and raises again, so pcall/coroutine.resume cannot
 //    swallow the limit.
 //  * ctx.current is the thread the VM runs: coroutine.resume/wrap/close are
-//    replaced by versions that set it, so a tick interrupts a loop inside a
-//    coroutine too.
-//  * No user finalizers: setmetatable refuses __gc, because Lua runs
-//    finalizers with hooks disabled (GCTM clears allowhook).
+//    replaced by versions that set it (lua_corolib.cc), so a tick interrupts
+//    a loop inside a coroutine too.
+//  * No user finalizers: setmetatable refuses __gc (lua_baselib.cc), because
+//    Lua runs finalizers with hooks disabled (GCTM clears allowhook).
 //  * The host never calls user metamethods after the run: error objects are
 //    converted by SafeErrorText(); only functions we wrote touch the state.
 #include "functions/lua/sys/lua_state.h"
@@ -24,7 +24,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "functions/lua/sys/lua_context.h"
@@ -113,113 +112,6 @@ Fatal CheckLimits(lua_State* L, Context* c) {
   if (MonotonicNs() >= c->deadline_ns) return Fatal::kTime;
   return Fatal::kNone;
 }
-
-// --- Safe base library replacements ---------------------------------------
-
-// load(chunk [, chunkname [, mode [, env]]]): strings only, text mode only.
-int SafeLoad(lua_State* L) {
-  CheckAlive(L);
-  size_t len = 0;
-  const char* s = lua_tolstring(L, 1, &len);
-  if (s == nullptr || lua_type(L, 1) != LUA_TSTRING) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "load: only string chunks are allowed in the sandbox");
-    return 2;
-  }
-  const char* mode = luaL_optstring(L, 3, "t");
-  if (std::strcmp(mode, "t") != 0 || (len > 0 && s[0] == LUA_SIGNATURE[0])) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "load: binary chunks are not allowed in the sandbox");
-    return 2;
-  }
-  Charge(L, len / 16 + 1);  // the compiler runs in C
-  const char* name = luaL_optstring(L, 2, "=(load)");
-  const bool has_env = !lua_isnone(L, 4);
-  if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
-    luaL_pushfail(L);
-    lua_insert(L, -2);
-    return 2;
-  }
-  if (has_env) {
-    lua_pushvalue(L, 4);
-    if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);
-  }
-  return 1;
-}
-
-int SafeCollectGarbage(lua_State* L) {
-  CheckAlive(L);
-  const char* opt = luaL_optstring(L, 1, "collect");
-  if (std::strcmp(opt, "count") == 0) {
-    const int kb = lua_gc(L, LUA_GCCOUNT);
-    const int b = lua_gc(L, LUA_GCCOUNTB);
-    lua_pushnumber(L, static_cast<lua_Number>(kb) + static_cast<lua_Number>(b) / 1024);
-    return 1;
-  }
-  if (std::strcmp(opt, "collect") == 0) {
-    Charge(L, Ctx(L)->mem_used / 64);
-    lua_gc(L, LUA_GCCOLLECT);
-    lua_pushinteger(L, 0);
-    return 1;
-  }
-  if (std::strcmp(opt, "isrunning") == 0) {
-    lua_pushboolean(L, lua_gc(L, LUA_GCISRUNNING));
-    return 1;
-  }
-  return luaL_error(L, "collectgarbage('%s') is not allowed in the sandbox", opt);
-}
-
-// setmetatable without finalizers: a __gc present when the metatable is set
-// is the only way an object gets marked for finalization.
-int SafeSetMetatable(lua_State* L) {
-  CheckAlive(L);
-  if (lua_type(L, 2) == LUA_TTABLE) {
-    lua_pushliteral(L, "__gc");
-    if (lua_rawget(L, 2) != LUA_TNIL)
-      return luaL_error(L, "__gc metamethods are not allowed in the sandbox");
-    lua_pop(L, 1);
-  }
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 1);
-  return 1;
-}
-
-void AppendLog(Context* c, std::string_view line) {
-  std::string& log = *c->log;
-  const uint64_t cap = c->opts->limits.log_bytes;
-  if (c->log_truncated) return;
-  if (log.size() + line.size() + 1 > cap) {
-    c->log_truncated = true;
-    log += "[log truncated]\n";
-    return;
-  }
-  log.append(line);
-  log.push_back('\n');
-}
-
-}  // namespace
-
-// print(...) and cloister.log(...): tab-separated tostring of the arguments
-// into the bounded task log (never to the host's stdout).
-int LuaLog(lua_State* L) {
-  CheckAlive(L);
-  const int n = lua_gettop(L);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (int i = 1; i <= n; ++i) {
-    if (i > 1) luaL_addchar(&b, '\t');
-    luaL_tolstring(L, i, nullptr);  // may run __tostring, under the limits
-    luaL_addvalue(&b);
-  }
-  luaL_pushresult(&b);
-  size_t len = 0;
-  const char* s = lua_tolstring(L, -1, &len);
-  AppendLog(Ctx(L), std::string_view(s, len));
-  return 0;
-}
-
-namespace {
 
 // CPU time of the function (built-ins excluded) since a mark.
 double CpuSince(const Context& c, int64_t now, int64_t mark_cpu, int64_t mark_excluded) {
@@ -430,121 +322,6 @@ void PushReadOnlyProxy(lua_State* L, int idx, const char* name) {
 
 namespace {
 
-// --- Tracked coroutines ------------------------------------------------------
-// The tick arms the hook of ctx.current, so every way into a coroutine's VM
-// (resume, a wrap function, close running __close handlers) marks it as
-// current for its duration. Same semantics as Lua 5.4.4's lcorolib.
-
-class Running {
- public:
-  Running(Context* c, lua_State* co)
-      : c_(c), prev_(c->current.exchange(co, std::memory_order_relaxed)) {}
-  ~Running() { c_->current.store(prev_, std::memory_order_relaxed); }
-  Running(const Running&) = delete;
-  Running& operator=(const Running&) = delete;
-
- private:
-  Context* c_;
-  lua_State* prev_;
-};
-
-// lcorolib's auxresume: results (>= 0) or -1 with the error on L's top.
-int AuxResume(lua_State* L, lua_State* co, int narg) {
-  if (!lua_checkstack(co, narg)) {
-    lua_pushliteral(L, "too many arguments to resume");
-    return -1;
-  }
-  lua_xmove(L, co, narg);
-  int nres = 0;
-  int status;
-  {
-    Running running(Ctx(L), co);
-    status = lua_resume(co, L, narg, &nres);
-  }
-  if (status == LUA_OK || status == LUA_YIELD) {
-    if (!lua_checkstack(L, nres + 1)) {
-      lua_pop(co, nres);
-      lua_pushliteral(L, "too many results to resume");
-      return -1;
-    }
-    lua_xmove(co, L, nres);
-    return nres;
-  }
-  lua_xmove(co, L, 1);
-  return -1;
-}
-
-int CoResume(lua_State* L) {
-  CheckAlive(L);
-  lua_State* co = lua_tothread(L, 1);
-  luaL_argexpected(L, co != nullptr, 1, "coroutine");
-  const int r = AuxResume(L, co, lua_gettop(L) - 1);
-  if (r < 0) {
-    lua_pushboolean(L, 0);
-    lua_insert(L, -2);
-    return 2;
-  }
-  lua_pushboolean(L, 1);
-  lua_insert(L, -(r + 1));
-  return r + 1;
-}
-
-// The function coroutine.wrap returns (upvalue 1: the coroutine).
-int CoWrapCall(lua_State* L) {
-  CheckAlive(L);
-  lua_State* co = lua_tothread(L, lua_upvalueindex(1));
-  const int r = AuxResume(L, co, lua_gettop(L));
-  if (r >= 0) return r;
-  int stat = lua_status(co);
-  if (stat != LUA_OK && stat != LUA_YIELD) {  // error in the coroutine
-    {
-      Running running(Ctx(L), co);  // closing runs its __close handlers
-      stat = lua_resetthread(co);
-    }
-    lua_xmove(co, L, 1);
-  }
-  if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
-    luaL_where(L, 1);
-    lua_insert(L, -2);
-    lua_concat(L, 2);
-  }
-  return lua_error(L);
-}
-
-int CoWrap(lua_State* L) {
-  CheckAlive(L);
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_State* co = lua_newthread(L);
-  lua_pushvalue(L, 1);
-  lua_xmove(L, co, 1);
-  lua_pushcclosure(L, CoWrapCall, 1);
-  return 1;
-}
-
-// coroutine.close(co) (upvalue 1: the original), which runs __close
-// handlers on co.
-int CoClose(lua_State* L) {
-  CheckAlive(L);
-  lua_State* co = lua_tothread(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  Running running(Ctx(L), co != nullptr ? co : L);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
-void InstallCoroutineLib(lua_State* L) {
-  lua_getglobal(L, LUA_COLIBNAME);
-  lua_pushcfunction(L, CoResume);
-  lua_setfield(L, -2, "resume");
-  lua_pushcfunction(L, CoWrap);
-  lua_setfield(L, -2, "wrap");
-  lua_getfield(L, -1, "close");
-  lua_pushcclosure(L, CoClose, 1);
-  lua_setfield(L, -2, "close");
-  lua_pop(L, 1);
-}
-
 // Builds the sandbox inside a protected call (it allocates, so it may fail
 // on a tiny memory limit). Upvalue 1: light userdata of the Context.
 int SetupState(lua_State* L) {
@@ -569,19 +346,7 @@ int SetupState(lua_State* L) {
 
   lua_pushglobaltable(L);
   const int g = lua_gettop(L);
-  for (const char* name : {"dofile", "loadfile", "warn", "require", "collectgarbage", "load"}) {
-    lua_pushnil(L);
-    lua_setfield(L, g, name);
-  }
-  lua_pushcfunction(L, SafeLoad);
-  lua_setfield(L, g, "load");
-  lua_pushcfunction(L, SafeCollectGarbage);
-  lua_setfield(L, g, "collectgarbage");
-  lua_pushcfunction(L, LuaLog);
-  lua_setfield(L, g, "print");
-  lua_getfield(L, g, "setmetatable");
-  lua_pushcclosure(L, SafeSetMetatable, 1);
-  lua_setfield(L, g, "setmetatable");
+  InstallBaseLib(L, g);
 
   InstallStringLib(L);  // also locks the string metatable
   InstallTableLib(L);
