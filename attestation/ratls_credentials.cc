@@ -5,7 +5,6 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 
 #include "attestation/ratls.h"
-#include "common/crypto/hash.h"
 #include "common/logging.h"
 
 namespace cloister::attestation {
@@ -13,16 +12,32 @@ namespace {
 
 using grpc::experimental::TlsCustomVerificationCheckRequest;
 
+// The full RA-TLS check of a peer certificate, or the cache's verdict on
+// exactly these bytes and roles. `refuse` makes the error of an unparsable
+// certificate (the handshake reports PermissionDenied, a call Unauthenticated).
+Result<VerifiedPeer> VerifyCached(PeerVerdictCache& cache, std::string_view pem,
+                                  const TrustConfig& trust, const std::vector<std::string>& roles,
+                                  int64_t now_ms, Error (*refuse)(std::string, std::string)) {
+  if (auto hit = cache.Find(pem, roles, now_ms)) return *std::move(hit);
+  auto cert = crypto::Certificate::FromPem(pem);
+  if (!cert.ok()) return refuse("peer certificate does not parse", reason::kCertMalformed);
+  const VerifyPolicy policy = VerifyPolicy::FromTrust(trust, roles);
+  CLOISTER_ASSIGN_OR_RETURN(VerifiedPeer peer, VerifyRaTlsCertificate(*cert, policy, now_ms));
+  cache.Insert(pem, roles, *cert, policy, peer, now_ms);
+  return peer;
+}
+
 // Runs on gRPC's handshake threads for every new connection.
 class RaTlsVerifier final : public grpc::experimental::ExternalCertificateVerifier {
  public:
   RaTlsVerifier(std::shared_ptr<const TrustConfig> trust, std::vector<std::string> roles,
                 std::string side, std::shared_ptr<VerifyObserver> observer,
                 std::shared_ptr<std::atomic<uint64_t>> accepted,
-                std::shared_ptr<std::atomic<uint64_t>> refused)
+                std::shared_ptr<std::atomic<uint64_t>> refused,
+                std::shared_ptr<PeerVerdictCache> cache)
       : trust_(std::move(trust)), roles_(std::move(roles)), side_(std::move(side)),
         observer_(std::move(observer)), accepted_(std::move(accepted)),
-        refused_(std::move(refused)) {}
+        refused_(std::move(refused)), cache_(std::move(cache)) {}
 
   bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
               grpc::Status* sync_status) override {
@@ -57,10 +72,7 @@ class RaTlsVerifier final : public grpc::experimental::ExternalCertificateVerifi
   Result<VerifiedPeer> Check(std::string_view pem) {
     if (pem.empty())
       return PermissionDenied("peer presented no certificate", reason::kCertMalformed);
-    auto cert = crypto::Certificate::FromPem(pem);
-    if (!cert.ok())
-      return PermissionDenied("peer certificate does not parse", reason::kCertMalformed);
-    return VerifyRaTlsCertificate(*cert, VerifyPolicy::FromTrust(*trust_, roles_), NowUnixMs());
+    return VerifyCached(*cache_, pem, *trust_, roles_, NowUnixMs(), PermissionDenied);
   }
 
   std::shared_ptr<const TrustConfig> trust_;
@@ -69,6 +81,7 @@ class RaTlsVerifier final : public grpc::experimental::ExternalCertificateVerifi
   std::shared_ptr<VerifyObserver> observer_;
   std::shared_ptr<std::atomic<uint64_t>> accepted_;
   std::shared_ptr<std::atomic<uint64_t>> refused_;
+  std::shared_ptr<PeerVerdictCache> cache_;
 };
 
 }  // namespace
@@ -163,7 +176,7 @@ std::shared_ptr<grpc::ServerCredentials> RaTlsCredentials::ServerCredentials(
     obs = observer_;
   }
   opts.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RaTlsVerifier>(
-      trust_, std::move(allowed_client_roles), "server", obs, accepted_, refused_));
+      trust_, std::move(allowed_client_roles), "server", obs, accepted_, refused_, verdicts_));
   return grpc::experimental::TlsServerCredentials(opts);
 }
 
@@ -182,7 +195,7 @@ std::shared_ptr<grpc::ChannelCredentials> RaTlsCredentials::ChannelCredentials(
     obs = observer_;
   }
   opts.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RaTlsVerifier>(
-      trust_, std::move(allowed_server_roles), "client", obs, accepted_, refused_));
+      trust_, std::move(allowed_server_roles), "client", obs, accepted_, refused_, verdicts_));
   return grpc::experimental::TlsCredentials(opts);
 }
 
@@ -202,7 +215,8 @@ std::shared_ptr<grpc::ChannelCredentials> AttestingChannelCredentials(
   auto obs = std::make_shared<VerifyObserver>(std::move(observer));
   opts.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RaTlsVerifier>(
       std::move(trust), std::move(allowed_server_roles), "client", obs,
-      std::make_shared<std::atomic<uint64_t>>(0), std::make_shared<std::atomic<uint64_t>>(0)));
+      std::make_shared<std::atomic<uint64_t>>(0), std::make_shared<std::atomic<uint64_t>>(0),
+      std::make_shared<PeerVerdictCache>()));
   return grpc::experimental::TlsCredentials(opts);
 }
 
@@ -220,25 +234,8 @@ Result<VerifiedPeer> RaTlsCredentials::PeerOf(const grpc::ServerContext& ctx,
                              reason::kSessionResumed);
   auto pems = auth->FindPropertyValues("x509_pem_cert");
   if (pems.empty()) return Unauthenticated("peer presented no certificate", reason::kCertMalformed);
-  std::string pem(pems.front().data(), pems.front().size());
-  std::string cache_key = HexEncode(crypto::Sha256(AsBytes(pem)));
-  for (const auto& r : allowed_roles) cache_key += "|" + r;
-  const int64_t now = NowUnixMs();
-  {
-    std::lock_guard<std::mutex> lock(peer_mu_);
-    auto it = peer_cache_.find(cache_key);
-    if (it != peer_cache_.end() && it->second.second > now) return it->second.first;
-  }
-  auto cert = crypto::Certificate::FromPem(pem);
-  if (!cert.ok()) return Unauthenticated("peer certificate does not parse", reason::kCertMalformed);
-  CLOISTER_ASSIGN_OR_RETURN(VerifiedPeer peer,
-                            VerifyRaTlsCertificate(*cert, VerifyPolicy::FromTrust(*trust_, allowed_roles), now));
-  std::lock_guard<std::mutex> lock(peer_mu_);
-  if (peer_cache_.size() > 4096) peer_cache_.clear();
-  // Cache briefly so per-call cost stays low; a stale quote is still caught
-  // within the cache period.
-  peer_cache_[cache_key] = {peer, now + 10'000};
-  return peer;
+  const std::string_view pem(pems.front().data(), pems.front().size());
+  return VerifyCached(*verdicts_, pem, *trust_, allowed_roles, NowUnixMs(), Unauthenticated);
 }
 
 }  // namespace cloister::attestation

@@ -2,7 +2,8 @@
 // holds its in-memory key and current RA-TLS certificate (re-quoted on a
 // timer) and makes server/channel credentials whose ExternalCertificateVerifier
 // runs the full quote verifier plus the expected-role check on every
-// handshake, on both sides. gRPC's default chain check is switched off
+// handshake, on both sides (a certificate accepted in the last seconds is
+// not re-verified: peer_verdict_cache.h). gRPC's default chain check is switched off
 // because an RA-TLS certificate is self-signed: the quote IS the chain.
 //
 //   auto creds = *RaTlsCredentials::Create(provider, trust, {.common_name = "gateway"});
@@ -22,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "attestation/peer_verdict_cache.h"
 #include "attestation/quote_provider.h"
 #include "attestation/quote_verifier.h"
 #include "attestation/sys/credential_files.h"
@@ -97,7 +99,7 @@ class RaTlsCredentials {
   uint64_t refused_count() const { return refused_->load(); }
 
   // The verified identity of the peer of a server call: re-verifies the
-  // certificate from the call's auth context (cached by certificate hash).
+  // certificate from the call's auth context (through the verdict cache).
   // A call on a resumed TLS session is refused (TLS_SESSION_RESUMED).
   Result<VerifiedPeer> PeerOf(const grpc::ServerContext& ctx,
                               const std::vector<std::string>& allowed_roles);
@@ -126,8 +128,9 @@ class RaTlsCredentials {
   std::shared_ptr<std::atomic<uint64_t>> accepted_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<std::atomic<uint64_t>> refused_ = std::make_shared<std::atomic<uint64_t>>(0);
 
-  std::mutex peer_mu_;
-  std::map<std::string, std::pair<VerifiedPeer, int64_t>> peer_cache_;  // cert hash → (peer, until); guarded by peer_mu_
+  // Accepted peer certificates, shared by the handshake verifiers of every
+  // credential made here and by PeerOf (peer_verdict_cache.h).
+  std::shared_ptr<PeerVerdictCache> verdicts_ = std::make_shared<PeerVerdictCache>();
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -174,6 +174,19 @@ int main(int argc, char** argv) {
                 xgb_t[threads].wall * 1e3, xgb_t[threads].wall / ours_t[threads].wall,
                 ours_t[threads].cpu * 1e3, xgb_t[threads].cpu * 1e3,
                 xgb_t[threads].cpu / ours_t[threads].cpu);
+  // The other kernels of ours at one thread, in the same run, so a speed-up
+  // of the dispatched path can be read against them under the same load.
+  std::printf("ours path: %s\n", gbdt::Predictor::PathName(predictor.path()));
+  for (auto path : {gbdt::Predictor::Path::kAvx2, gbdt::Predictor::Path::kScalar}) {
+    const gbdt::Predictor forced(model, path);
+    if (forced.path() == predictor.path()) continue;
+    const Timing t = Best(
+        predict_reps, [] {}, [&] { Check(forced.Predict(test.x, out, 1), "predict"); });
+    std::printf(
+        "ours forced %-6s 1 thread: wall %.2f ms (xgb/ours %.2f), cpu %.2f ms (xgb/ours %.2f)\n",
+        gbdt::Predictor::PathName(forced.path()), t.wall * 1e3, xgb_t[1].wall / t.wall, t.cpu * 1e3,
+        xgb_t[1].cpu / t.cpu);
+  }
   std::printf("wall: ours 2 threads vs xgb 1 thread %.2fx, ours 1 thread vs xgb 2 threads %.2fx\n",
               xgb_t[1].wall / ours_t[2].wall, xgb_t[2].wall / ours_t[1].wall);
   std::printf("throughput ours (2 threads, wall): %.1f M rows/s\n",

@@ -121,25 +121,45 @@ Result<PsiMembership> Intersect(std::span<const std::vector<std::string_view>> s
   ids.reserve(base.size());
   m.count_.reserve(base.size());
 
-  // Finds the slot holding `id` or the empty slot where it would go.
-  auto probe = [&](std::string_view id, uint64_t h) -> Slot& {
+  // Finds the slot holding `id` or the empty slot where it would go,
+  // starting at `i`: h & mask, or a slot an earlier look at the same id
+  // reached (slots are never emptied, so every slot before it still holds
+  // another id).
+  auto probe_from = [&](std::string_view id, uint64_t h, size_t i) -> Slot& {
     const uint32_t tag = static_cast<uint32_t>(h >> 32);
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    for (;; i = (i + 1) & mask) {
       Slot& s = table[i];
       if (s.entry_plus_one == 0) return s;
       if (s.tag == tag && ids[s.entry_plus_one - 1] == id) return s;
     }
   };
 
-  // Hashes are computed a batch ahead and their slots prefetched: the
-  // table is far larger than cache, so each probe is otherwise a stall.
-  constexpr size_t kBatch = 16;
+  // The table, the entries' views and their bytes are all far larger than
+  // cache and each lookup touches one of each at random: a batch is looked
+  // up in stages, each prefetching what the next reads, so the misses of
+  // a batch overlap instead of stalling one after another.
+  constexpr size_t kBatch = 64;
   uint64_t hashes[kBatch];
-  auto hash_batch = [&](const std::vector<std::string_view>& set, size_t begin, size_t end) {
+  size_t start_at[kBatch];
+  auto look_ahead = [&](const std::vector<std::string_view>& set, size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const uint64_t h = set[i].empty() ? 0 : hash(set[i]);
       hashes[i - begin] = h;
       __builtin_prefetch(&table[h & mask]);
+    }
+    // The first slot that is empty or carries the tag: where probe_from
+    // starts. A tag match's view is fetched next, then its bytes.
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t h = hashes[i - begin];
+      const uint32_t tag = static_cast<uint32_t>(h >> 32);
+      size_t j = h & mask;
+      while (table[j].entry_plus_one != 0 && table[j].tag != tag) j = (j + 1) & mask;
+      start_at[i - begin] = j;
+      if (table[j].entry_plus_one != 0) __builtin_prefetch(&ids[table[j].entry_plus_one - 1]);
+    }
+    for (size_t i = begin; i < end; ++i) {
+      const Slot& s = table[start_at[i - begin]];
+      if (s.entry_plus_one != 0) __builtin_prefetch(ids[s.entry_plus_one - 1].data());
     }
   };
 
@@ -148,7 +168,7 @@ Result<PsiMembership> Intersect(std::span<const std::vector<std::string_view>> s
     out.resize(base.size());
     for (size_t b = 0; b < base.size(); b += kBatch) {
       const size_t e = std::min(base.size(), b + kBatch);
-      hash_batch(base, b, e);
+      look_ahead(base, b, e);
       for (size_t i = b; i < e; ++i) {
         const std::string_view id = base[i];
         if (id.empty()) {
@@ -156,7 +176,9 @@ Result<PsiMembership> Intersect(std::span<const std::vector<std::string_view>> s
           continue;
         }
         const uint64_t h = hashes[i - b];
-        Slot& s = probe(id, h);
+        // An insert earlier in this batch may have filled the slot
+        // look_ahead found empty: probe_from goes on past it.
+        Slot& s = probe_from(id, h, start_at[i - b]);
         if (s.entry_plus_one == 0) {
           ids.push_back(id);
           m.count_.push_back(1);
@@ -175,12 +197,12 @@ Result<PsiMembership> Intersect(std::span<const std::vector<std::string_view>> s
     const uint32_t before = static_cast<uint32_t>(j);
     for (size_t b = 0; b < set.size(); b += kBatch) {
       const size_t end = std::min(set.size(), b + kBatch);
-      hash_batch(set, b, end);
+      look_ahead(set, b, end);
       for (size_t i = b; i < end; ++i) {
         const std::string_view id = set[i];
         uint32_t e = PsiMembership::kNone;
         if (!id.empty()) {
-          const Slot& s = probe(id, hashes[i - b]);
+          const Slot& s = probe_from(id, hashes[i - b], start_at[i - b]);
           if (s.entry_plus_one != 0) {
             e = s.entry_plus_one - 1;
             if (m.count_[e] == before) m.count_[e] = before + 1;

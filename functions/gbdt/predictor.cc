@@ -15,19 +15,11 @@
 namespace cloister::functions::gbdt {
 namespace {
 
-// 64 rows × 20 features × 4 bytes = 5 KiB of features per block: the block
-// and the current tree both fit in L1.
-constexpr size_t kBlockRows = 64;
-// Rows per thread task; large so threads rarely contend on the task counter.
-constexpr size_t kRowsPerTask = 64 * kBlockRows;
-// 2^10 leaves per tree at most: deeper trees would make the padded layout
-// large and sparse, so such models use the pointer walk.
-constexpr uint32_t kMaxCompleteDepth = 10;
 constexpr size_t kLanes = 8;
 
 }  // namespace
 
-Predictor::Predictor(const Model& model)
+Predictor::Predictor(const Model& model, Path max_path)
     : objective_(model.objective),
       base_score_(model.base_score),
       num_features_(model.num_features()) {
@@ -56,13 +48,36 @@ Predictor::Predictor(const Model& model)
   }
   const bool shallow = std::all_of(depths_.begin(), depths_.end(),
                                    [](uint32_t d) { return d <= kMaxCompleteDepth; });
-  if (shallow && __builtin_cpu_supports("avx2")) {
-    BuildCompleteLayout(model);
-    use_avx2_ = true;
+  Path best = Path::kScalar;
+  if (shallow && __builtin_cpu_supports("avx2")) best = Path::kAvx2;
+  if (shallow && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    best = Path::kAvx512;
+  path_ = std::min(best, max_path);
+  if (path_ != Path::kScalar) BuildCompleteLayout(model);
+}
+
+const char* Predictor::PathName(Path path) {
+  switch (path) {
+    case Path::kScalar:
+      return "scalar";
+    case Path::kAvx2:
+      return "avx2";
+    case Path::kAvx512:
+      return "avx512";
   }
+  return "?";
 }
 
 void Predictor::BuildCompleteLayout(const Model& model) {
+  // Slack before the first tree and after the last for the 8- and 16-wide
+  // table loads of the SIMD kernels (the AVX-512 one indexes from one before
+  // a tree's first node, or up to 8 before its first leaf), so no load runs
+  // past the arrays.
+  constexpr size_t kSlack = 16;
+  c_threshold_.assign(kSlack, 0.0f);
+  c_feature_.assign(kSlack, 0);
+  c_leaf_.assign(kSlack, 0.0f);
   for (size_t t = 0; t < model.num_trees(); ++t) {
     const auto tree = model.tree(t);
     const uint32_t depth = depths_[t];
@@ -100,9 +115,9 @@ void Predictor::BuildCompleteLayout(const Model& model) {
     c_node_base_.push_back(node_base);
     c_leaf_base_.push_back(leaf_base);
   }
-  // Slack for the 8-wide table loads of shallow levels in PredictBlockAvx2.
-  c_threshold_.resize(c_threshold_.size() + kLanes, 0.0f);
-  c_feature_.resize(c_feature_.size() + kLanes, 0);
+  c_threshold_.resize(c_threshold_.size() + kSlack, 0.0f);
+  c_feature_.resize(c_feature_.size() + kSlack, 0);
+  c_leaf_.resize(c_leaf_.size() + kSlack, 0.0f);
 }
 
 __attribute__((target("avx2"))) void Predictor::PredictBlockAvx2(const float* x, size_t rows,
@@ -181,7 +196,10 @@ void Predictor::PredictBlock(const float* x, size_t rows, size_t stride, double*
   double acc[kBlockRows];
   std::fill_n(acc, rows, base_score_);
   size_t done = 0;
-  if (use_avx2_) {
+  if (path_ == Path::kAvx512) {
+    done = rows / 16 * 16;
+    if (done > 0) PredictBlockAvx512(x, done, stride, acc, scratch);
+  } else if (path_ == Path::kAvx2) {
     done = rows / kLanes * kLanes;
     if (done > 0) PredictBlockAvx2(x, done, stride, acc, scratch);
   }
@@ -219,6 +237,8 @@ Status Predictor::PredictMargin(const DenseMatrix& x, std::span<double> out,
                                std::to_string(num_features_),
                            "GBDT_FEATURE_MISMATCH");
   if (out.size() != x.rows()) return InvalidArgument("output size does not match row count");
+  // Rows per thread task; large so threads rarely contend on the task counter.
+  constexpr size_t kRowsPerTask = 32 * kBlockRows;
   const size_t rows = x.rows();
   const size_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   const int threads = static_cast<int>(
@@ -226,7 +246,7 @@ Status Predictor::PredictMargin(const DenseMatrix& x, std::span<double> out,
   internal::ThreadPool pool(threads);
   const float* data = x.data().data();
   pool.ParallelFor(tasks, [&](size_t t) {
-    std::vector<float> scratch(use_avx2_ ? kBlockRows * num_features_ : 0);
+    std::vector<float> scratch(path_ != Path::kScalar ? kBlockRows * num_features_ : 0);
     const size_t end = std::min(rows, (t + 1) * kRowsPerTask);
     for (size_t r = t * kRowsPerTask; r < end; r += kBlockRows) {
       const size_t n = std::min(kBlockRows, end - r);

@@ -209,6 +209,9 @@ TEST_F(RaTlsIntegrationTest, CertificateRefreshKeepsServing) {
 // channel credentials make each ping on a NEW connection; every connection
 // runs the full RA-TLS verification on both sides (server count +1 per
 // connection, client count = connections) and none is a resumed session.
+// (A certificate accepted seconds ago is checked against the verdict cache,
+// attestation/peer_verdict_cache.h: the verifier still runs and counts, the
+// certificate is still presented and its key proven in the handshake.)
 TEST_F(RaTlsIntegrationTest, EveryReconnectRunsFullVerificationWithoutResumption) {
   std::string target = StartServer(node_->trust_path());
   constexpr int kConnections = 5;
