@@ -98,14 +98,8 @@ int main(int argc, char** argv) {
   auto* enclave = runner.StartEnclave();
   if (enclave == nullptr) return 2;
 
-  // The data dir is made here even with --db elsewhere: the audit trail
-  // and the accept-restore file live in it.
-  auto default_db = runner.DefaultDbUrl();
-  if (!default_db.ok()) {
-    std::cerr << "cloister-auth: " << default_db.error().ToString() << std::endl;
-    return 2;
-  }
-  if (db_url.empty()) db_url = *std::move(default_db);
+  if (auto url = runner.DbUrl(db_url)) db_url = *std::move(url);
+  else return 2;
   // Rows that decide identity and access are MACed under a sealed key and
   // the database's version is kept in a platform counter (row_integrity.h).
   cloister::attestation::PlatformSealer sealer(&enclave->platform());

@@ -72,16 +72,21 @@ ServiceRunner::ServiceRunner(std::string role)
   }
 }
 
-Result<std::string> ServiceRunner::DefaultDbUrl() const {
+std::optional<std::string> ServiceRunner::DbUrl(const std::string& flag_value) const {
   const topology::ServiceSpec* spec = topology::FindService(role_);
   if (spec == nullptr || spec->storage.empty()) {
     std::cerr << "cloister-" << role_ << ": the topology gives this service no storage" << std::endl;
     std::abort();
   }
   std::error_code ec;
-  std::string dir = std::filesystem::absolute(data_dir_, ec).string();
-  if (ec) return InvalidArgument("cannot use data dir " + data_dir_ + ": " + ec.message());
-  CLOISTER_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  const std::string dir = std::filesystem::absolute(data_dir_, ec).string();
+  Status made = ec ? InvalidArgument(ec.message()) : MakeDirs(dir, 0700);
+  if (!made.ok()) {
+    std::cerr << "cloister-" << role_ << ": cannot use data dir " << data_dir_ << ": "
+              << made.ToString() << std::endl;
+    return std::nullopt;
+  }
+  if (!flag_value.empty()) return flag_value;
   return "sqlite://" + dir + "/" + std::string(spec->storage);
 }
 

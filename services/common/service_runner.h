@@ -22,6 +22,7 @@
 #include <map>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,11 +93,12 @@ class ServiceRunner {
   const IdentityVerifier* FollowAuth();
 
   const std::string& data_dir() const { return data_dir_; }
+  // The database URL to open: `flag_value` (--db) if given, else
   // "sqlite://<absolute data dir>/<the topology's storage file>" (e.g.
-  // auth.db), the database a service opens when no --db is given; creates
-  // the data dir (0700). An error if the dir cannot be made; aborts if the
-  // topology gives this role no storage (a programming error).
-  Result<std::string> DefaultDbUrl() const;
+  // auth.db), creating the data dir (0700) either way: the audit trail and
+  // the accept-restore file live there. nullopt after printing the reason;
+  // aborts if the topology gives this role no storage (a programming error).
+  std::optional<std::string> DbUrl(const std::string& flag_value) const;
   const std::string& role() const { return role_; }
   attestation::Enclave* enclave() { return enclave_.get(); }
   AuditLog* audit() { return audit_.get(); }

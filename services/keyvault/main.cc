@@ -25,14 +25,8 @@ int main(int argc, char** argv) {
   if (enclave == nullptr) return 2;
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
-  if (db_url.empty()) {
-    auto url = runner.DefaultDbUrl();
-    if (!url.ok()) {
-      std::cerr << "cloister-keyvault: " << url.error().ToString() << std::endl;
-      return 2;
-    }
-    db_url = *std::move(url);
-  }
+  if (auto url = runner.DbUrl(db_url)) db_url = *std::move(url);
+  else return 2;
   // Key rows and grants are MACed under a sealed key and the database's
   // version is kept in a platform counter (services/common/row_integrity.h).
   attestation::PlatformSealer integrity_sealer(&enclave->platform());

@@ -59,14 +59,8 @@ int main(int argc, char** argv) {
   if (enclave == nullptr) return 2;
   auto* audit = runner.OpenAudit();
   if (audit == nullptr) return 2;
-  if (db_url.empty()) {
-    auto url = runner.DefaultDbUrl();
-    if (!url.ok()) {
-      std::cerr << "cloister-storage: " << url.error().ToString() << std::endl;
-      return 2;
-    }
-    db_url = *std::move(url);
-  }
+  if (auto url = runner.DbUrl(db_url)) db_url = *std::move(url);
+  else return 2;
 
   auto shredder = storage_service::MakeKeyVaultShredder(runner.PeerChannel("keyvault"), enclave);
   auto core = storage_service::StorageCore::Open(runner.data_dir(), db_url, std::move(shredder),
