@@ -9,6 +9,7 @@
 
 #include "functions/gbdt/binning.h"
 #include "functions/gbdt/histogram.h"
+#include "functions/gbdt/internal/split_mix64.h"
 #include "functions/gbdt/internal/thread_pool.h"
 #include "functions/gbdt/tree_builder.h"
 
@@ -20,22 +21,7 @@ constexpr uint64_t kMaxHistogramBytes = 1ull << 30;
 constexpr size_t kMaxRows = (1ull << 32) - 1;
 constexpr size_t kRowsPerTask = 8192;
 
-// SplitMix64: a tiny, fully specified generator, so a seed gives the same
-// model on every platform and standard library (std:: distributions do not).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t s_;
-};
+using Rng = internal::SplitMix64;
 
 double Sigmoid(double m) { return 1.0 / (1.0 + std::exp(-m)); }
 

@@ -14,6 +14,7 @@
 
 #include "functions/gbdt/dense_matrix.h"
 #include "functions/gbdt/gbdt_params.h"
+#include "functions/gbdt/internal/split_mix64.h"
 
 namespace cloister::functions::gbdt::testing {
 
@@ -23,23 +24,14 @@ struct SyntheticData {
   std::vector<std::string> names;  // "x0", "x1", ...
 };
 
-class SplitMix64 {
+// The shared generator plus normal deviates for the noise.
+class NormalRng : public internal::SplitMix64 {
  public:
-  explicit SplitMix64(uint64_t seed) : s_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  using SplitMix64::SplitMix64;
   double Normal() {  // Box-Muller; one value per call keeps it simple
     const double u1 = Uniform() + 1e-300, u2 = Uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
-
- private:
-  uint64_t s_;
 };
 
 // features >= 6. Features uniform in [-2, 2]; the target depends on x0..x5
@@ -51,7 +43,7 @@ inline SyntheticData MakeSynthetic(size_t rows, size_t features, Objective objec
                                    uint64_t seed, double missing_rate = 0.05) {
   SyntheticData d{DenseMatrix(rows, features), std::vector<float>(rows), {}};
   for (size_t f = 0; f < features; ++f) d.names.push_back("x" + std::to_string(f));
-  SplitMix64 rng(seed);
+  NormalRng rng(seed);
   for (size_t r = 0; r < rows; ++r) {
     for (size_t f = 0; f < features; ++f)
       d.x.at(r, f) = static_cast<float>(rng.Uniform() * 4.0 - 2.0);
