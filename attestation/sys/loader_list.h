@@ -1,4 +1,4 @@
-// Wraps posix_spawn/pipe/waitpid to run the system's dynamic loader in list
+// Runs the system's dynamic loader (through common/sys/process.h) in list
 // mode (`ld.so --list BINARY`): it resolves and maps the binary's shared
 // libraries like a real start and prints where each came from, but does
 // not run the program. The build uses it to find the libraries whose

@@ -108,7 +108,7 @@ Result<Process> Process::Spawn(const std::vector<std::string>& argv,
   // Everything the child needs is built before fork: it may not allocate.
   std::vector<std::string> args = argv;
   std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) {
+  for (char** e = environ; !options.clear_env && *e != nullptr; ++e) {
     std::string_view entry(*e);
     std::string name(entry.substr(0, entry.find('=')));
     if (!options.env.contains(name)) envs.emplace_back(entry);
@@ -206,6 +206,19 @@ void Process::Kill() {
 pid_t Process::Detach() {
   status_.reset();
   return std::exchange(pid_, -1);
+}
+
+Result<CapturedRun> RunCapturingStdout(const std::vector<std::string>& argv,
+                                       SpawnOptions options, size_t max_stdout_bytes) {
+  CLOISTER_ASSIGN_OR_RETURN(Pipe pipe, MakePipe());
+  options.stdout_to = Redirect::ToFd(pipe.write.get());
+  CLOISTER_ASSIGN_OR_RETURN(Process child, Process::Spawn(argv, options));
+  pipe.write.Reset();  // EOF once the child (and whatever it left running) closes stdout
+  CapturedRun run;
+  // Too much output: the error returns and `child` is killed and reaped.
+  CLOISTER_ASSIGN_OR_RETURN(run.out, ReadToEnd(pipe.read.get(), max_stdout_bytes));
+  CLOISTER_ASSIGN_OR_RETURN(run.status, child.WaitForever());
+  return run;
 }
 
 bool ReapIfExited(pid_t pid) {

@@ -67,6 +67,7 @@ struct Redirect {
 
 struct SpawnOptions {
   std::map<std::string, std::string> env;  // added to (or replacing in) our environment
+  bool clear_env = false;                  // start from an empty environment, then `env`
   std::optional<std::string> cwd;
   Redirect stdin_to = Redirect::Inherit();
   Redirect stdout_to = Redirect::Inherit();
@@ -123,6 +124,17 @@ class Process {
   pid_t pid_ = -1;
   std::optional<ExitStatus> status_;
 };
+
+// What RunCapturingStdout saw: how the child ended and what it wrote.
+struct CapturedRun {
+  ExitStatus status;
+  std::string out;  // its standard output
+};
+// Runs argv to completion with its stdout read through a pipe (stdin and
+// stderr as `options` say; options.stdout_to is replaced). More than
+// `max_stdout_bytes` of output is ResourceExhausted and the child is killed.
+Result<CapturedRun> RunCapturingStdout(const std::vector<std::string>& argv,
+                                       SpawnOptions options, size_t max_stdout_bytes);
 
 // "SIGKILL" for 9; the number for a signal without a name.
 std::string SignalName(int sig);

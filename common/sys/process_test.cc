@@ -89,6 +89,27 @@ TEST(ProcessTest, DestructorKillsChild) {
   EXPECT_FALSE(ProcessAlive(pid));
 }
 
+// The loader list runs with an empty environment (attestation/sys/
+// loader_list.cc): nothing of ours, such as LD_PRELOAD, may reach it.
+TEST(ProcessTest, CapturesStdoutWithAClearedEnvironment) {
+  ASSERT_EQ(::setenv("CLOISTER_SYS_TEST_LEAK", "1", 1), 0);
+  SpawnOptions o;
+  o.clear_env = true;
+  o.env = {{"ONLY", "this"}};
+  auto run = RunCapturingStdout({"/usr/bin/env"}, o, 1 << 20);
+  ::unsetenv("CLOISTER_SYS_TEST_LEAK");
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_TRUE(run->status.success());
+  EXPECT_EQ(run->out, "ONLY=this\n");
+}
+
+TEST(ProcessTest, CapturedStdoutIsBoundedAndTheChildKilled) {
+  auto run = RunCapturingStdout({"/bin/sh", "-c", "while :; do echo xxxxxxxxxxxxxxxx; done"}, {},
+                                4096);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code(), Code::kResourceExhausted);
+}
+
 TEST(AtomicFileTest, ReplacesContentWithMode) {
   const std::string path = TempPath("atomic");
   ASSERT_TRUE(WriteFileAtomic(path, std::string_view("one"), 0600).ok());

@@ -61,15 +61,11 @@ Result<RunOutput> RunCapture(const std::vector<std::string>& argv,
     const size_t eq = e.find('=');
     options.env[e.substr(0, eq)] = eq == std::string::npos ? "" : e.substr(eq + 1);
   }
-  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::Pipe pipe, cloister::sys::MakePipe());
-  options.stdout_to = cloister::sys::Redirect::ToFd(pipe.write.get());
-  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::Process child,
-                            cloister::sys::Process::Spawn(argv, options));
-  pipe.write.Reset();  // EOF once the child (and any child it left behind) closes stdout
+  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::CapturedRun run,
+                            cloister::sys::RunCapturingStdout(argv, options, 64u << 20));
   RunOutput out;
-  CLOISTER_ASSIGN_OR_RETURN(out.out, cloister::sys::ReadToEnd(pipe.read.get(), 64u << 20));
-  CLOISTER_ASSIGN_OR_RETURN(cloister::sys::ExitStatus status, child.WaitForever());
-  out.exit_code = status.ShellCode();
+  out.out = std::move(run.out);
+  out.exit_code = run.status.ShellCode();
   size_t pos = 0;
   while (pos < out.out.size()) {
     size_t end = out.out.find('\n', pos);
