@@ -70,7 +70,7 @@ class ChainCache {
 
  private:
   std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  std::map<std::string, Entry> entries_;  // guarded by mu_
 };
 
 ChainCache& Chains() {

@@ -242,9 +242,9 @@ class WaitDisplay {
   const bool enabled_;
   const std::chrono::steady_clock::time_point start_;
   std::mutex mu_;
-  std::string line_;
-  bool drawn_ = false;
-  int frame_ = 0;
+  std::string line_;    // guarded by mu_
+  bool drawn_ = false;  // guarded by mu_ (Clear() outside OnChange runs once the waiter has joined)
+  int frame_ = 0;       // guarded by mu_
 };
 
 void Wait(const TaskFlags& f, const Globals& g) {
@@ -264,7 +264,7 @@ void Wait(const TaskFlags& f, const Globals& g) {
     // The long poll blocks its thread; this one keeps the spinner turning.
     std::mutex mu;
     std::condition_variable cv;
-    bool done = false;
+    bool done = false;  // guarded by mu
     std::thread waiter([&] {
       Result<tasks::Task> r = s.tasks->Wait(f.task, opts);
       std::lock_guard<std::mutex> lock(mu);

@@ -68,8 +68,8 @@ class StreamRelay final : public grpc::ServerGenericBidiReactor {
   Gateway* gateway_;
   grpc::ClientContext backend_ctx_;
   Backend backend_{this};
-  const rpc::MethodEntry* method_ = nullptr;
-  std::string request_id_;
+  const rpc::MethodEntry* method_ = nullptr;  // set under mu_ in Admit, before started_
+  std::string request_id_;                    // set under mu_ in Admit, before started_
   bool slot_ = false;  // holds one of Gateway::TryOpenStream's slots
   // Admitted without a credential: the first read holds a ReadGate slot
   // until it is done. Set before the first read, read in its OnReadDone.

@@ -27,9 +27,9 @@ int64_t NowUnix() { return static_cast<int64_t>(::time(nullptr)); }
 // observer (a gRPC thread) and read by Connect().
 struct HandshakeProbe {
   std::mutex mu;
-  bool refused = false;
-  bool accepted = false;
-  std::string reason, message, role;
+  bool refused = false;               // guarded by mu
+  bool accepted = false;              // guarded by mu
+  std::string reason, message, role;  // guarded by mu
 };
 
 // Runs one unary RPC with a prepared context; maps the status.
@@ -361,7 +361,7 @@ Result<api::ApiKeyInfo> Client::RevokeApiKey(std::string_view key_id) {
   return resp->key();
 }
 
-void Client::ExpireTokenForTest() {
+void Client::ExpireTokenForTesting() {
   std::lock_guard<std::mutex> lock(mu_);
   if (session_) session_->expires_unix = 0;
 }

@@ -151,7 +151,7 @@ class Client {
   const GatewayIdentity& gateway() const { return gateway_; }
 
   // Forces the next authenticated call to refresh first (tests).
-  void ExpireTokenForTest();
+  void ExpireTokenForTesting();
 
   // Only Connect() can make a Key (it is private to it in practice).
   struct Key {

@@ -14,8 +14,8 @@ namespace {
 
 struct Captured {
   std::mutex mu;
-  std::string pem;
-  bool called = false;
+  std::string pem;      // guarded by mu
+  bool called = false;  // guarded by mu
 };
 
 class CapturingVerifier final : public grpc::experimental::ExternalCertificateVerifier {

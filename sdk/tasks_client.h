@@ -230,7 +230,7 @@ class Tasks {
   std::shared_ptr<tasks_internal::Connection> conn_;
   std::unique_ptr<Functions> functions_;
   std::mutex users_mu_;
-  std::optional<std::map<std::string, std::string>> users_;  // username → id, as looked up
+  std::optional<std::map<std::string, std::string>> users_;  // username → id; guarded by users_mu_
 };
 
 // ---- pure helpers (no RPC) ----

@@ -171,7 +171,7 @@ Result<CodeIdentity> Measurer::Inspect(pid_t pid, const LibraryReferencePredicat
   return out;
 }
 
-size_t Measurer::cache_hits_for_test() const {
+size_t Measurer::cache_hits_for_testing() const {
   std::lock_guard<std::mutex> lock(mu_);
   return cache_hits_;
 }

@@ -102,7 +102,7 @@ class Measurer {
   Result<CodeIdentity> Inspect(pid_t pid, const LibraryReferencePredicate& is_reference);
 
   // Test hooks.
-  size_t cache_hits_for_test() const;
+  size_t cache_hits_for_testing() const;
 
  private:
   using Key = std::tuple<uint64_t, uint64_t, int64_t, int64_t, uint64_t>;

@@ -46,11 +46,11 @@ TEST(MeasurementTest, MeasurementIsHashOfExecutableAndCached) {
   ASSERT_TRUE(expected.ok());
   EXPECT_EQ(first->measurement, *expected);
   EXPECT_EQ(first->tracer_pid, 0);
-  EXPECT_EQ(m.cache_hits_for_test(), 0u);
+  EXPECT_EQ(m.cache_hits_for_testing(), 0u);
   auto second = m.Measure(::getpid());
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->measurement, *expected);
-  EXPECT_EQ(m.cache_hits_for_test(), 1u);
+  EXPECT_EQ(m.cache_hits_for_testing(), 1u);
 }
 
 TEST(MeasurementTest, GoneProcessIsNotFound) {

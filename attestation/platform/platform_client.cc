@@ -85,7 +85,7 @@ Result<PlatformResponse> PlatformClient::Call(const PlatformRequest& request,
   return resp;
 }
 
-Result<PlatformResponse> PlatformClient::CallRawForTest(ByteView frame_payload) {
+Result<PlatformResponse> PlatformClient::CallRawForTesting(ByteView frame_payload) {
   return impl_->RoundTrip(frame_payload);
 }
 

@@ -67,7 +67,7 @@ class PlatformClient final : public MonotonicCounters {
 
   // Sends raw bytes as one frame and returns the parsed reply: only for
   // protocol robustness tests.
-  Result<PlatformResponse> CallRawForTest(ByteView frame_payload);
+  Result<PlatformResponse> CallRawForTesting(ByteView frame_payload);
 
  private:
   struct Impl;

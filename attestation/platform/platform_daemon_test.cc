@@ -295,12 +295,12 @@ TEST_F(PlatformDaemonTest, SurvivesGarbageOnTheSocket) {
   {
     auto client = PlatformClient::Connect(h_->socket_path());
     ASSERT_TRUE(client.ok());
-    auto empty = client->CallRawForTest({});
+    auto empty = client->CallRawForTesting({});
     ASSERT_TRUE(empty.ok());
     EXPECT_EQ(empty->error().reason(), "PLATFORM_BAD_REQUEST");
     PlatformResponse not_a_request;
     not_a_request.mutable_sealing_key()->set_key("x");
-    auto wrong = client->CallRawForTest(AsBytes(not_a_request.SerializeAsString()));
+    auto wrong = client->CallRawForTesting(AsBytes(not_a_request.SerializeAsString()));
     ASSERT_TRUE(wrong.ok());
     EXPECT_TRUE(wrong->has_error());
     // The session itself survives a well-framed but meaningless request.

@@ -71,9 +71,9 @@ Status CheckCanMeasureHardened(int level) {
 
 Status RunDaemon(const Flags& flags) {
   // Before any thread starts, so all of them inherit the blocked mask.
-  std::unique_ptr<PlatformServer> server;
+  std::unique_ptr<PlatformServer> server;  // guarded by server_mu (the signal thread reads it)
   std::mutex server_mu;
-  bool early_stop = false;
+  bool early_stop = false;  // guarded by server_mu
   CLOISTER_ASSIGN_OR_RETURN(auto signals, sys::ShutdownSignals::Install([&](int signo) {
     LOG_INFO("shutdown requested", {{"signal", signo}});
     std::lock_guard<std::mutex> lock(server_mu);

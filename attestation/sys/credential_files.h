@@ -37,13 +37,13 @@ class CredentialFiles {
   CredentialFiles(Key, std::string dir, int key_fd);
 
  private:
-  std::mutex mu_;  // guards everything below
-  std::string dir_;
-  std::string key_path_;
-  std::string cert_path_;
-  int key_fd_ = -1;
-  std::vector<int> cert_fds_;  // the last few, so a reader mid-open still succeeds
-  uint64_t generation_ = 0;
+  std::mutex mu_;              // serialises UpdateCertificate
+  std::string dir_;            // set once in the constructor
+  std::string key_path_;       // set once in the constructor
+  std::string cert_path_;      // set once in the constructor
+  int key_fd_ = -1;            // set once in the constructor
+  std::vector<int> cert_fds_;  // the last few, so a reader mid-open still succeeds; guarded by mu_
+  uint64_t generation_ = 0;    // guarded by mu_
 };
 
 }  // namespace cloister::attestation::sys

@@ -132,21 +132,20 @@ class AuditLog {
   SecretBytes resource_key_;
   AuditLogOptions opts_;
   AuditOpenStats stats_;
-  // All below guarded by mu_.
-  uint64_t written_ = 0;       // writes made (not yet necessarily synced)
-  uint64_t synced_ = 0;        // writes covered by a finished sync
-  bool syncing_ = false;       // an fdatasync of fd_ runs outside the lock
-  bool broken_ = false;        // a write, sync or checkpoint failed: refuse everything after
-  sys::UniqueFd fd_;
-  uint64_t seq_ = 0;           // the next line's seq
-  std::string prev_;           // hex hash of the last line
-  std::string prev_mac_;       // hex MAC of the last line (sealed)
-  uint64_t segment_ = 0, segment_bytes_ = 0, segment_entries_ = 0;
-  uint64_t entries_since_cp_ = 0, lines_since_cp_ = 0;
-  std::chrono::steady_clock::time_point last_cp_;
-  std::string signer_line_;    // the latest signer line: the head repeats it
-  bool stop_ = false;
-  std::thread background_;     // interval syncs and timed checkpoints
+  uint64_t written_ = 0;  // writes made (not yet necessarily synced); guarded by mu_
+  uint64_t synced_ = 0;   // writes covered by a finished sync; guarded by mu_
+  bool syncing_ = false;  // an fdatasync of fd_ runs outside the lock; guarded by mu_
+  bool broken_ = false;   // a write, sync or checkpoint failed: refuse all after; guarded by mu_
+  sys::UniqueFd fd_;      // guarded by mu_ (replaced only while !syncing_)
+  uint64_t seq_ = 0;      // the next line's seq; guarded by mu_
+  std::string prev_;      // hex hash of the last line; guarded by mu_
+  std::string prev_mac_;  // hex MAC of the last line (sealed); guarded by mu_
+  uint64_t segment_ = 0, segment_bytes_ = 0, segment_entries_ = 0;  // guarded by mu_
+  uint64_t entries_since_cp_ = 0, lines_since_cp_ = 0;              // guarded by mu_
+  std::chrono::steady_clock::time_point last_cp_;                   // guarded by mu_
+  std::string signer_line_;  // the latest signer line: the head repeats it; guarded by mu_
+  bool stop_ = false;        // guarded by mu_
+  std::thread background_;   // interval syncs and timed checkpoints; started by Open
 };
 
 }  // namespace cloister::services

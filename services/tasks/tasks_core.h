@@ -187,7 +187,7 @@ class TasksCore {
   void CountRefusal() { refusals_++; }
   // Runs `hook` once, between computing the next change and committing it
   // (tests: make a concurrent change win the race).
-  void SetBeforeCommitForTest(std::function<void()> hook);
+  void SetBeforeCommitForTesting(std::function<void()> hook);
 
  private:
   struct Trace {

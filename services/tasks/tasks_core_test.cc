@@ -839,7 +839,7 @@ TEST_F(TasksCoreTest, TheVersionGuardLetsOneOfTwoConcurrentChangesWin) {
   // The same race through the core: bob approves what he read while alice
   // swaps her file in between. Bob's approval must not land on the new content.
   tasks::Task fresh = MustGet(kBob, t.task_id());
-  core_->SetBeforeCommitForTest([&] {
+  core_->SetBeforeCommitForTesting([&] {
     ASSERT_TRUE(Assign(kAlice, t.task_id(), "table.alice", AddFile(kAlice)).ok());
   });
   ExpectError(Approve(kBob, t.task_id(), fresh.digest()), Code::kAborted, reason::kTaskChanged);

@@ -103,7 +103,7 @@ void TasksCore::Notify() {
   changed_cv_.notify_all();
 }
 
-void TasksCore::SetBeforeCommitForTest(std::function<void()> hook) {
+void TasksCore::SetBeforeCommitForTesting(std::function<void()> hook) {
   std::lock_guard lock(mu_);
   before_commit_ = std::move(hook);
 }

@@ -75,12 +75,12 @@ TEST_F(ClusterSdkTest, TokenIsRefreshedBeforeExpiry) {
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Login("alice", kUserPassword).ok());
   const std::string first = client->session()->token;
-  client->ExpireTokenForTest();
+  client->ExpireTokenForTesting();
   auto who = client->WhoAmI();
   ASSERT_TRUE(who.ok()) << who.error().ToString();
   EXPECT_NE(client->session()->token, first);
   // And again: the refresh token was rotated, the new one works.
-  client->ExpireTokenForTest();
+  client->ExpireTokenForTesting();
   EXPECT_TRUE(client->WhoAmI().ok());
 }
 
