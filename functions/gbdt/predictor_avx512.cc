@@ -12,6 +12,16 @@
 // Every function here runs only after the constructor checked the CPU flags.
 #define CLOISTER_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
 
+// Unrolling hints only where they can be honoured: an unoptimised build
+// (the sanitizer build is -O0) warns "ignoring loop annotation", and
+// warnings are errors.
+#if defined(__OPTIMIZE__)
+#define CLOISTER_PRAGMA(x) _Pragma(#x)
+#define CLOISTER_UNROLL(n) CLOISTER_PRAGMA(GCC unroll n)
+#else
+#define CLOISTER_UNROLL(n)
+#endif
+
 namespace cloister::functions::gbdt {
 namespace {
 
@@ -59,12 +69,12 @@ CLOISTER_AVX512 inline __m512 FeatureValues(const float* group, __m512i f) {
 template <int kNodes>
 CLOISTER_AVX512 inline __m512 SelectColumns(const float* const* cols, size_t offset, __m512i j) {
   __m512 v[kNodes];
-#pragma GCC unroll 8
+CLOISTER_UNROLL(8)
   for (int k = 0; k < kNodes; ++k) v[k] = _mm512_loadu_ps(cols[k] + offset);
-#pragma GCC unroll 3
+CLOISTER_UNROLL(3)
   for (int n = kNodes, bit = 1; n > 1; n /= 2, bit *= 2) {
     const __mmask16 odd = _mm512_test_epi32_mask(j, _mm512_set1_epi32(bit));
-#pragma GCC unroll 4
+CLOISTER_UNROLL(4)
     for (int k = 0; k < n / 2; ++k) v[k] = _mm512_mask_blend_ps(odd, v[2 * k], v[2 * k + 1]);
   }
   return v[0];
@@ -89,7 +99,7 @@ CLOISTER_AVX512 void Walk(const CompleteTrees& trees, const float* xt, double* a
     // in two. Feature values: column loads at levels 0-3, gathers below.
     const __m512 tt = _mm512_loadu_ps(thr);
     const __m512i tf = _mm512_loadu_si512(feat);
-#pragma GCC unroll 8
+CLOISTER_UNROLL(8)
     for (size_t g = 0; g < kGroups; ++g) idx[g] = _mm512_set1_epi32(1);
     for (uint32_t d = 0; d < depth; ++d) {
       if (d <= 3) {
@@ -97,7 +107,7 @@ CLOISTER_AVX512 void Walk(const CompleteTrees& trees, const float* xt, double* a
         const float* cols[8] = {};
         for (int k = 0; k < first; ++k)
           cols[k] = xt + static_cast<size_t>(feat[first + k] & Node::kFeatureMask) * kRows;
-#pragma GCC unroll 8
+CLOISTER_UNROLL(8)
         for (size_t g = 0; g < kGroups; ++g) {
           const __m512i f = _mm512_permutexvar_epi32(idx[g], tf);
           const __m512 th = _mm512_permutexvar_ps(idx[g], tt);
@@ -111,7 +121,7 @@ CLOISTER_AVX512 void Walk(const CompleteTrees& trees, const float* xt, double* a
       } else if (d == 4) {
         const __m512 tt4 = _mm512_loadu_ps(thr + 16);
         const __m512i tf4 = _mm512_loadu_si512(feat + 16);
-#pragma GCC unroll 8
+CLOISTER_UNROLL(8)
         for (size_t g = 0; g < kGroups; ++g) {
           const __m512i f = _mm512_permutexvar_epi32(idx[g], tf4);
           const __m512 th = _mm512_permutexvar_ps(idx[g], tt4);
@@ -120,14 +130,14 @@ CLOISTER_AVX512 void Walk(const CompleteTrees& trees, const float* xt, double* a
       } else if (d == 5) {
         const __m512 tt0 = _mm512_loadu_ps(thr + 32), tt1 = _mm512_loadu_ps(thr + 48);
         const __m512i tf0 = _mm512_loadu_si512(feat + 32), tf1 = _mm512_loadu_si512(feat + 48);
-#pragma GCC unroll 8
+CLOISTER_UNROLL(8)
         for (size_t g = 0; g < kGroups; ++g) {
           const __m512i f = _mm512_permutex2var_epi32(tf0, idx[g], tf1);
           const __m512 th = _mm512_permutex2var_ps(tt0, idx[g], tt1);
           idx[g] = Step(idx[g], FeatureValues(xt + g * kLanes, f), th, f);
         }
       } else {
-#pragma GCC unroll 8
+CLOISTER_UNROLL(8)
         for (size_t g = 0; g < kGroups; ++g) {
           const __m512i f = _mm512_i32gather_epi32(idx[g], feat, 4);
           const __m512 th = _mm512_i32gather_ps(idx[g], thr, 4);
@@ -145,7 +155,7 @@ CLOISTER_AVX512 void Walk(const CompleteTrees& trees, const float* xt, double* a
     const __m512 l2 = depth == 6 ? _mm512_loadu_ps(leaves + 32) : l0;
     const __m512 l3 = depth == 6 ? _mm512_loadu_ps(leaves + 48) : l0;
     const __m512i first_leaf = _mm512_set1_epi32(static_cast<int>(1u << depth));
-#pragma GCC unroll 8
+CLOISTER_UNROLL(8)
     for (size_t g = 0; g < kGroups; ++g) {
       __m512 val;
       if (depth <= 4) {
