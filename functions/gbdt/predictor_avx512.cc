@@ -4,7 +4,9 @@
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), a variable
 // initialised with itself, which -Wmaybe-uninitialized reports at every
 // inlined use (GCC bug 105593). The pragma must precede the header.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "functions/gbdt/predictor.h"
